@@ -1,0 +1,1 @@
+"""xsearch: explore the design space between Inception and Xception."""

@@ -7,15 +7,14 @@ from torch import nn
 
 from xsearch.model.spec import BlockSpec, UnitSpec
 
-# Keras' batch-norm settings (momentum 0.99 there is 0.01 in PyTorch's convention).
+# Keras' batch-norm epsilon; the momentum is the `bn_momentum` knob, set by the network.
 BN_EPS = 1e-3
-BN_MOMENTUM = 0.01
 
 _ACTIVATIONS = {"relu": nn.ReLU, "elu": nn.ELU, "gelu": nn.GELU, "silu": nn.SiLU}
 
 
 def batch_norm(channels: int) -> nn.BatchNorm2d:
-    return nn.BatchNorm2d(channels, eps=BN_EPS, momentum=BN_MOMENTUM)
+    return nn.BatchNorm2d(channels, eps=BN_EPS)
 
 
 def conv3x3(c_in: int, c_out: int, *, stride: int = 1, padding: int = 1, groups: int = 1) -> nn.Conv2d:

@@ -37,6 +37,7 @@ class Xception(nn.Module):
             elif isinstance(m, nn.BatchNorm2d):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
+                m.momentum = self.cfg.bn_momentum
 
     @property
     def num_features(self) -> int:

@@ -1,0 +1,40 @@
+"""Shared helpers: compose the real config tree and train in-process, as `python -m xsearch` would."""
+
+import os
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from xsearch.app import config_dir
+
+# W&B must never try to reach a server from a test.
+os.environ["WANDB_MODE"] = "offline"
+os.environ.pop("WANDB_API_KEY", None)
+os.environ.setdefault("WANDB_SILENT", "true")
+
+# A few steps of a tiny network: enough to exercise every part of a run in seconds.
+TINY = ["trainer.max_epochs=1", "+trainer.limit_train_batches=2", "+trainer.limit_val_batches=2", "logger=csv",
+        "model.width=0.125", "model.middle_depth=1", "data.batch_size=16", "trainer.log_every_n_steps=1"]
+
+
+def composed(*overrides):
+    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
+        return compose("config", overrides=list(overrides))
+
+
+def train_run(run_dir: Path, *overrides) -> dict:
+    from xsearch.settings import load_settings
+    from xsearch.training.run import train
+
+    cfg = composed(*overrides)
+    return train(load_settings(cfg), OmegaConf.to_container(cfg, resolve=True), run_dir)
+
+
+@pytest.fixture
+def tiny_run(tmp_path):
+    def run(*overrides):
+        return train_run(tmp_path, *TINY, *overrides)
+
+    return run

@@ -1,0 +1,108 @@
+"""`python -m xsearch` as a user runs it: the default run trains for real and leaves its outputs."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+import wandb_records
+from xsearch.model import XceptionConfig, cost
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def xsearch(*args, cwd=ROOT, env=None, timeout=600):
+    env = {**os.environ, "WANDB_MODE": "offline", **(env or {})}
+    env.pop("WANDB_API_KEY", None)
+    return subprocess.run([sys.executable, "-m", "xsearch", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_default_run_trains_to_the_accuracy_bar_and_leaves_its_outputs(tmp_path):
+    out = xsearch(f"hydra.run.dir={tmp_path}")
+    assert out.returncode == 0, out.stderr[-3000:]
+
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["status"] == "completed"
+    assert summary["best"]["val/acc"] >= 0.95
+    assert summary["objective"] == summary["best"]["val/acc"]
+    assert summary["epochs"] == 8 and summary["final"]["epoch"] == 7
+    expected = cost(XceptionConfig(width=0.25, middle_depth=2, stem_stride=1, stem_padding=1, num_classes=10,
+                                   in_channels=1), (32, 32))
+    assert (summary["params"], summary["flops"]) == (expected.params, expected.flops)
+    assert summary["images_per_s"] > 0 and summary["wall_time_s"] > summary["train_time_s"] > 0
+    assert summary["device"] == "cpu"
+
+    with open(tmp_path / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    val = [float(r["val/acc"]) for r in rows if r.get("val/acc")]
+    assert len(val) == 8 and max(val) == pytest.approx(summary["best"]["val/acc"])
+    assert any(r.get("train/loss_step") for r in rows) and any(r.get("train/images_per_s") for r in rows)
+
+    resolved = yaml.safe_load((tmp_path / "config.yaml").read_text())
+    assert resolved["model"]["width"] == 0.25 and resolved["data"]["name"] == "digits"
+
+    logged = wandb_records.config(wandb_records.offline_run(tmp_path))
+    assert logged["model"]["width"] == 0.25
+    assert logged["model"]["segments"] == "depthwise"
+    assert logged["architecture"]["params"] == expected.params
+    assert logged["architecture"]["layers"][2]["groups"] == logged["architecture"]["layers"][2]["c_in"]
+
+    lines = out.stdout.strip().splitlines()
+    assert sum(line.startswith("epoch ") for line in lines) == 8  # not a terminal: one plain line per epoch
+    assert any(line.startswith("xsearch: completed | val/acc") for line in lines)
+    assert any("wandb sync" in line for line in lines)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["data=cifar10", "data.root=/nonexistent/cifar"], "/nonexistent/cifar"),
+    (["data.name=imagenet"], "data.name='imagenet' is invalid: expected one of digits"),
+    (["model.segments=0"], "model.segments=0 is invalid: expected 'depthwise' or an integer >= 1"),
+    (["optim.lr=-1"], "optim.lr=-1 is invalid: expected a finite number > 0"),
+    (["+model.segmnets=4"], "unknown model key(s) segmnets"),
+    (["+trainer.max_epoch=3"], "unknown trainer key max_epoch"),
+    (["+seeed=3"], "unknown top-level key(s) seeed"),
+    (["model.width=wide"], "model.width='wide' is invalid: expected a finite number > 0"),
+])
+def test_bad_config_is_a_clear_error_before_training(tmp_path, args, message):
+    out = xsearch(f"hydra.run.dir={tmp_path}", "logger=wandb", *args, timeout=120)
+    assert out.returncode != 0
+    assert message in out.stderr
+    assert not (tmp_path / "summary.json").exists()
+    assert not (tmp_path / "wandb").exists()
+
+
+def test_unknown_data_group_lists_the_available_ones(tmp_path):
+    out = xsearch(f"hydra.run.dir={tmp_path}", "data=imagenet", timeout=120)
+    assert out.returncode != 0
+    assert "Could not find 'data/imagenet'" in out.stderr and "digits" in out.stderr
+
+
+def test_installed_wheel_runs_from_another_directory(tmp_path):
+    site = tmp_path / "site"
+    build = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation",
+                            "--target", str(site), str(ROOT)], capture_output=True, text=True, timeout=300)
+    assert build.returncode == 0, build.stderr[-3000:]
+    assert (site / "xsearch" / "conf" / "model" / "xception.yaml").is_file()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {"PYTHONPATH": str(site)}
+    where = subprocess.run([sys.executable, "-c", "import xsearch; print(xsearch.__file__)"], cwd=elsewhere,
+                           env={**os.environ, **env}, capture_output=True, text=True)
+    assert where.stdout.startswith(str(site)), where  # the wheel's copy, not the checkout's
+    args = ["trainer.max_epochs=1", "+trainer.limit_train_batches=2", "+trainer.limit_val_batches=1", "logger=none",
+            f"hydra.run.dir={elsewhere / 'run'}"]
+    out = xsearch(*args, cwd=elsewhere, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "xsearch: completed" in out.stdout
+    assert json.loads((elsewhere / "run" / "summary.json").read_text())["status"] == "completed"
+    assert not (elsewhere / "run" / "metrics.csv").exists()  # logger=none: no logger at all
+    script = subprocess.run([str(site / "bin" / "xsearch"), "--cfg", "job", "model=xception"], cwd=elsewhere,
+                            env={**os.environ, **env}, capture_output=True, text=True, timeout=120)
+    assert script.returncode == 0, script.stderr[-3000:]
+    assert "middle_depth: 8" in script.stdout

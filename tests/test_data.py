@@ -1,0 +1,417 @@
+"""Each dataset yields the batches its settings promise, and every wrong setting or layout fails early and says why."""
+
+import dataclasses
+import math
+import pickle
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import pytorch_lightning as pl
+import torch
+from omegaconf import OmegaConf
+from PIL import Image
+from sklearn.datasets import load_digits
+
+from xsearch.data import DataError, DataSettings, build_datamodule
+from xsearch.data.augment import random_flip, random_shift
+from xsearch.data.digits import split_indices
+from xsearch.data.memory import EpochOrder
+from xsearch.data.normalization import CIFAR10_STATS
+from xsearch.validate import ConfigError
+
+CONF = Path(__file__).resolve().parents[1] / "conf" / "data"
+
+
+def ready(settings, *, seed=0, rank=None, world_size=None):
+    """A set-up datamodule; with a rank, as that rank of a CPU DDP run would see it."""
+    module = build_datamodule(settings, seed=seed)
+    if rank is not None:
+        module.trainer = SimpleNamespace(global_rank=rank, world_size=world_size,
+                                         strategy=SimpleNamespace(root_device=torch.device("cpu")))
+    module.prepare_data()
+    module.setup("fit")
+    return module
+
+
+def all_batches(loader):
+    images, labels = zip(*loader)
+    return torch.cat(images), torch.cat(labels)
+
+
+def visited(loader):
+    """The stored sample each training batch row came from, in order."""
+    return loader.sampler.indices()[:len(loader) * loader.batch_size].tolist()
+
+
+# --- digits -----------------------------------------------------------------
+
+def test_digits_are_known_before_setup_and_yield_unit_range_single_channel_batches():
+    module = build_datamodule(DataSettings(normalize="none", augment=False, batch_size=50))
+    assert (module.num_classes, module.channels, module.size) == (10, 1, 32)
+    module.setup("fit")
+    images, labels = all_batches(module.val_dataloader())
+    assert images.shape[1:] == (1, 32, 32) and images.dtype == torch.float32 and labels.dtype == torch.int64
+    assert 0.0 <= images.min() and images.max() <= 1.0 and images.max() > 0.9
+    assert set(labels.tolist()) == set(range(10))
+    batch, batch_labels = next(iter(module.train_dataloader()))
+    assert batch.shape == (50, 1, 32, 32) and batch_labels.shape == (50,)
+
+
+def test_digits_size_sets_the_side_and_dataset_normalization_centres_them():
+    module = ready(DataSettings(size=20, augment=False))
+    images, _ = all_batches(module.train_dataloader())
+    assert images.shape[1:] == (1, 20, 20) and module.size == 20
+    assert abs(images.mean().item()) < 0.01 and abs(images.std().item() - 1) < 0.01
+
+
+def test_digits_split_is_disjoint_stratified_and_sized_by_val_fraction():
+    labels = torch.from_numpy(load_digits().target)
+    train, val = split_indices(labels, val_fraction=0.25, seed=0)
+    assert len(val) == math.ceil(0.25 * 1797) and len(train) == 1797 - len(val)
+    assert not set(train.tolist()) & set(val.tolist())
+    assert sorted(train.tolist() + val.tolist()) == list(range(1797))
+    val_share = torch.bincount(labels[val], minlength=10) / torch.bincount(labels, minlength=10)
+    assert ((val_share - 0.25).abs() < 0.02).all()
+    again, other = split_indices(labels, val_fraction=0.25, seed=0), split_indices(labels, val_fraction=0.25, seed=1)
+    assert torch.equal(again[1], val) and not torch.equal(other[1], val)
+
+
+def test_digits_split_is_the_same_whatever_the_training_seed():
+    first = ready(DataSettings(val_fraction=0.25), seed=1).splits
+    again = ready(DataSettings(val_fraction=0.25), seed=99).splits
+    assert len(first.val_labels) == math.ceil(0.25 * 1797)
+    for key in ("train_images", "val_images", "train_labels", "val_labels"):
+        assert torch.equal(getattr(first, key), getattr(again, key))
+
+
+def test_a_val_fraction_that_leaves_nothing_to_train_on_names_the_key():
+    with pytest.raises(ConfigError, match=r"data\.val_fraction=0\.9999"):
+        ready(DataSettings(val_fraction=0.9999))
+
+
+def test_too_large_a_batch_for_the_training_set_names_batch_size():
+    module = ready(DataSettings(batch_size=5000))
+    with pytest.raises(DataError, match=r"data\.batch_size=5000"):
+        module.train_dataloader()
+
+
+# --- order and sharding -------------------------------------------------------
+
+def test_training_order_reshuffles_each_epoch_and_repeats_for_the_same_seed():
+    loader = ready(DataSettings(batch_size=32), seed=3).train_dataloader()
+    epoch0 = visited(loader)
+    loader.sampler.set_epoch(1)
+    epoch1 = visited(loader)
+    assert epoch0 != epoch1 and sorted(epoch0) != epoch0
+    twin = ready(DataSettings(batch_size=32), seed=3).train_dataloader()
+    twin.sampler.set_epoch(1)
+    assert visited(twin) == epoch1
+    other_seed = ready(DataSettings(batch_size=32), seed=4).train_dataloader()
+    other_seed.sampler.set_epoch(1)
+    assert visited(other_seed) != epoch1
+    labels_seen = torch.cat([labels for _, labels in loader])
+    assert labels_seen.tolist() == loader.labels[torch.tensor(epoch1)].tolist()
+
+
+def test_validation_keeps_stored_order_and_every_sample():
+    module = ready(DataSettings(batch_size=64, augment=False))
+    loader = module.val_dataloader()
+    _, labels = all_batches(loader)
+    assert torch.equal(labels, module.splits.val_labels)
+    assert len(loader) == math.ceil(len(module.splits.val_labels) / 64)
+
+
+@pytest.mark.parametrize("num_samples,shuffle", [(11, True), (11, False), (360, False)])
+def test_two_ranks_get_disjoint_equal_shards(num_samples, shuffle):
+    shards = [EpochOrder(num_samples, shuffle=shuffle, seed=5, rank=rank, world_size=2).indices().tolist()
+              for rank in (0, 1)]
+    assert len(shards[0]) == len(shards[1]) == num_samples // 2
+    assert not set(shards[0]) & set(shards[1])
+    assert len(set(shards[0]) | set(shards[1])) == num_samples - num_samples % 2
+
+
+def test_datamodule_shards_by_the_trainers_rank():
+    loaders = [ready(DataSettings(batch_size=16), rank=rank, world_size=2).train_dataloader() for rank in (0, 1)]
+    assert len(loaders[0]) == len(loaders[1]) == (1437 // 2) // 16
+    assert not set(loaders[0].sampler.indices().tolist()) & set(loaders[1].sampler.indices().tolist())
+    val = [ready(DataSettings(), rank=rank, world_size=2).val_dataloader() for rank in (0, 1)]
+    assert sum(len(v.sampler) for v in val) == 360 and len(val[0]) == len(val[1])
+
+
+class TinyClassifier(pl.LightningModule):
+    def __init__(self, inputs, classes):
+        super().__init__()
+        self.layer = torch.nn.Linear(inputs, classes)
+        self.seen = []
+
+    def training_step(self, batch, _):
+        images, labels = batch
+        self.seen.append((self.current_epoch, labels.tolist()))
+        return torch.nn.functional.cross_entropy(self.layer(images.flatten(1)), labels)
+
+    def validation_step(self, batch, _):
+        images, labels = batch
+        self.log("val_loss", torch.nn.functional.cross_entropy(self.layer(images.flatten(1)), labels))
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+
+def fit_labels(seed):
+    settings = DataSettings(name="synthetic", size=4, channels=1, num_classes=50, train_samples=40, val_samples=8,
+                            batch_size=8)
+    module = build_datamodule(settings, seed=seed)
+    model = TinyClassifier(16, 50)
+    pl.Trainer(max_epochs=2, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
+               enable_progress_bar=False, enable_model_summary=False).fit(model, datamodule=module)
+    return [[labels for e, labels in model.seen if e == epoch] for epoch in (0, 1)]
+
+
+def test_lightning_trains_from_the_loader_and_sets_its_epoch():
+    epochs = fit_labels(seed=7)
+    assert len(epochs[0]) == len(epochs[1]) == 5 and epochs[0] != epochs[1]
+    assert fit_labels(seed=7) == epochs
+
+
+# --- augmentation ---------------------------------------------------------------
+
+def shifted_copies(image, padding):
+    padded = torch.nn.functional.pad(image, (padding,) * 4)
+    side = image.shape[-1]
+    return [padded[:, top:top + side, left:left + side]
+            for top in range(2 * padding + 1) for left in range(2 * padding + 1)]
+
+
+def matches_any(sample, candidates):
+    return any(torch.equal(sample, candidate) for candidate in candidates)
+
+
+def test_shift_and_flip_keep_the_shape_and_change_the_batch():
+    images = torch.rand(16, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    generator = torch.Generator().manual_seed(1)
+    shifted = random_shift(images, padding=2, generator=generator)
+    flipped = random_flip(images, generator=generator)
+    assert shifted.shape == flipped.shape == images.shape
+    assert not torch.equal(shifted, images) and not torch.equal(flipped, images)
+    for sample, original in zip(shifted, images):
+        assert matches_any(sample, shifted_copies(original, 2))
+    mirrored = [torch.equal(sample, original.flip(-1)) for sample, original in zip(flipped, images)]
+    unchanged = [torch.equal(sample, original) for sample, original in zip(flipped, images)]
+    assert all(m != u for m, u in zip(mirrored, unchanged)) and 0 < sum(mirrored) < 16
+
+
+def test_digits_augmentation_shifts_but_never_mirrors():
+    module = ready(DataSettings(normalize="none"))
+    stored = module.splits.train_images[:64]
+    torch.manual_seed(0)
+    augmented = module.recipe(stored, train=True)
+    assert augmented.shape == stored.shape and not torch.equal(augmented, stored)
+    for sample, original in zip(augmented, stored):
+        assert matches_any(sample, shifted_copies(original, 2))
+    assert torch.equal(module.recipe(stored, train=False), stored)  # validation is never augmented
+
+
+# --- CIFAR ----------------------------------------------------------------------
+
+def write_batch(path, images, labels, label_key):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as file:
+        pickle.dump({"data": images.reshape(len(images), -1), label_key: list(labels), "batch_label": "fake"}, file)
+
+
+def fake_cifar(root, *, hundred=False, per_file=4, val_count=6):
+    """Sample k's three planes are constant 10 + k, 20 + k, 30 + k and its label is k, so order and channels show."""
+    classes, label_key = (100, "fine_labels") if hundred else (10, "labels")
+    if hundred:
+        files = [("cifar-100-python", "train", 5 * per_file), ("cifar-100-python", "test", val_count)]
+    else:
+        files = [("cifar-10-batches-py", f"data_batch_{i}", per_file) for i in range(1, 6)]
+        files.append(("cifar-10-batches-py", "test_batch", val_count))
+    start = 0
+    for folder, name, count in files:
+        index = np.arange(start, start + count, dtype=np.uint8)[:, None, None, None]
+        planes = np.array([10, 20, 30], dtype=np.uint8)[None, :, None, None] + index
+        write_batch(root / folder / name, np.broadcast_to(planes, (count, 3, 32, 32)).copy(),
+                    [(start + i) % classes for i in range(count)], label_key)
+        start += count
+    return root
+
+
+@pytest.mark.parametrize("hundred", [False, True])
+def test_fake_cifar_loads_channel_major_uint8_with_its_labels(tmp_path, hundred):
+    name = "cifar100" if hundred else "cifar10"
+    module = build_datamodule(DataSettings(name=name, root=str(fake_cifar(tmp_path, hundred=hundred)),
+                                           normalize="none", batch_size=4))
+    assert (module.num_classes, module.channels, module.size) == (100 if hundred else 10, 3, 32)
+    module.setup("fit")
+    assert module.splits.train_images.dtype == torch.uint8 and len(module.splits.train_images) == 20
+    images, labels = all_batches(module.val_dataloader())
+    assert images.shape == (6, 3, 32, 32) and labels.tolist() == [(20 + i) % module.num_classes for i in range(6)]
+    assert torch.allclose(images[0, :, 5, 7], torch.tensor([30.0, 40.0, 50.0]) / 255)
+    batch, _ = next(iter(module.train_dataloader()))
+    assert batch.shape == (4, 3, 32, 32) and len(module.train_dataloader()) == 5
+
+
+def test_cifar_normalization_modes(tmp_path):
+    root = str(fake_cifar(tmp_path))
+    raw = torch.tensor([30.0, 40.0, 50.0]) / 255
+    for mode, expected in (("dataset", (raw - torch.tensor(CIFAR10_STATS[0])) / torch.tensor(CIFAR10_STATS[1])),
+                           ("inception", raw * 2 - 1), ("none", raw)):
+        images, _ = all_batches(ready(DataSettings(name="cifar10", root=root, normalize=mode)).val_dataloader())
+        assert torch.allclose(images[0, :, 0, 0], expected, atol=1e-6), mode
+
+
+def test_cifar_augmentation_crops_and_sometimes_mirrors(tmp_path):
+    module = ready(DataSettings(name="cifar10", root=str(fake_cifar(tmp_path)), normalize="none", size=16))
+    stored = torch.randint(0, 256, (64, 3, 16, 16), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    augmented = module.recipe(stored, train=True)
+    originals = stored.float() / 255
+    assert module.recipe.shift_padding == 2  # padding 4 at 32 scales to 2 at 16
+    mirrored = [matches_any(a, shifted_copies(o.flip(-1), 2)) for a, o in zip(augmented, originals)]
+    straight = [matches_any(a, shifted_copies(o, 2)) for a, o in zip(augmented, originals)]
+    assert all(m or s for m, s in zip(mirrored, straight)) and 0 < sum(mirrored) < 64
+
+
+def test_cifar_at_another_size_is_resized_per_batch(tmp_path):
+    module = ready(DataSettings(name="cifar10", root=str(fake_cifar(tmp_path)), size=48, batch_size=4))
+    assert module.splits.train_images.shape[-1] == 32
+    assert next(iter(module.train_dataloader()))[0].shape == (4, 3, 48, 48)
+
+
+@pytest.mark.parametrize("name,layout", [("cifar10", "<root>/cifar-10-batches-py/{data_batch_1..5,test_batch}"),
+                                         ("cifar100", "<root>/cifar-100-python/{train,test}")])
+def test_missing_cifar_fails_at_construction_naming_path_layout_and_download(tmp_path, name, layout):
+    root = tmp_path / "x" / "y"
+    with pytest.raises(DataError) as raised:
+        build_datamodule(DataSettings(name=name, root=str(root)))
+    message = str(raised.value)
+    assert str(root) in message and layout in message and "data.download=true" in message
+
+
+@pytest.mark.parametrize("name", ["cifar10", "cifar100", "imagefolder"])
+def test_no_root_for_an_on_disk_dataset_says_data_root_is_needed(name):
+    with pytest.raises(DataError, match=r"data\.root=None is invalid for " + name):
+        build_datamodule(DataSettings(name=name))
+
+
+def test_relative_root_is_resolved(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert DataSettings(name="cifar10", root="data").root == str(tmp_path.resolve() / "data")
+    assert not DataSettings(name="cifar10", root="~/data").root.startswith("~")
+
+
+def test_download_with_the_files_present_fetches_nothing_and_loads(tmp_path):
+    module = ready(DataSettings(name="cifar10", root=str(fake_cifar(tmp_path)), download=True))
+    assert len(module.splits.val_labels) == 6
+
+
+def test_a_corrupt_cifar_batch_names_the_file(tmp_path):
+    root = fake_cifar(tmp_path)
+    (root / "cifar-10-batches-py" / "data_batch_3").write_bytes(b"not a pickle")
+    module = build_datamodule(DataSettings(name="cifar10", root=str(root)))
+    with pytest.raises(DataError, match="data_batch_3.*cifar-10-batches-py"):
+        module.setup("fit")
+
+
+def test_cifar_labels_outside_the_classes_are_rejected(tmp_path):
+    root = fake_cifar(tmp_path)
+    write_batch(root / "cifar-10-batches-py" / "test_batch", np.zeros((2, 3072), np.uint8), [3, 10], "labels")
+    with pytest.raises(DataError, match="test_batch holds labels 3..10"):
+        ready(DataSettings(name="cifar10", root=str(root)))
+
+
+# --- settings -------------------------------------------------------------------
+
+def test_unknown_name_lists_the_valid_ones():
+    with pytest.raises(ConfigError, match=r"data\.name='mnist'.*digits, cifar10, cifar100, imagefolder, synthetic"):
+        DataSettings(name="mnist")
+
+
+@pytest.mark.parametrize("key,value", [("batch_size", 0), ("val_fraction", 1.0), ("normalize", "zscore"),
+                                       ("size", 0), ("val_fraction", 0), ("num_workers", -1), ("augment", "yes"),
+                                       ("batch_size", 2.5), ("channels", 3), ("num_classes", 100)])
+def test_invalid_values_name_the_key_and_value(key, value):
+    with pytest.raises(ConfigError, match=rf"data\.{key}={value!r} is invalid"):
+        DataSettings(**{key: value})
+
+
+def test_unknown_key_is_named():
+    with pytest.raises(ConfigError, match="unknown data key.*batchsize"):
+        DataSettings.from_mapping({"batchsize": 8})
+
+
+@pytest.mark.parametrize("path", sorted(CONF.glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_config_file_lists_every_setting_and_builds(path):
+    values = OmegaConf.to_container(OmegaConf.load(path))
+    assert set(values) == {field.name for field in dataclasses.fields(DataSettings)}
+    assert DataSettings.from_mapping(values).name == path.stem
+
+
+def test_there_is_a_config_file_per_dataset():
+    assert {path.stem for path in CONF.glob("*.yaml")} == {"digits", "cifar10", "cifar100", "imagefolder",
+                                                           "synthetic"}
+
+
+# --- image folders ---------------------------------------------------------------
+
+def image_folder(root, train_classes, val_classes):
+    colours = {"cat": (200, 30, 30), "dog": (30, 200, 30), "eel": (30, 30, 200), "fox": (90, 90, 90)}
+    for split, classes, count in (("train", train_classes, 3), ("val", val_classes, 2)):
+        for name in classes:
+            (root / split / name).mkdir(parents=True)
+            for i in range(count):
+                Image.new("RGB", (40 + 7 * i, 36), colours[name]).save(root / split / name / f"{i}.png")
+    return root
+
+
+def test_image_folder_counts_classes_and_yields_sized_batches(tmp_path):
+    root = image_folder(tmp_path, ["cat", "dog", "eel"], ["cat", "dog", "eel"])
+    module = build_datamodule(DataSettings(name="imagefolder", root=str(root), size=32, batch_size=4,
+                                           num_workers=0))
+    assert (module.num_classes, module.channels, module.size) == (3, 3, 32)
+    module.setup("fit")
+    images, labels = next(iter(module.train_dataloader()))
+    assert images.shape == (4, 3, 32, 32) and labels.dtype == torch.int64
+    val_images, val_labels = all_batches(module.val_dataloader())
+    assert val_images.shape == (6, 3, 32, 32) and sorted(val_labels.tolist()) == [0, 0, 1, 1, 2, 2]
+    assert len(module.train_dataloader()) == 2  # 9 images, batches of 4, the partial one dropped
+
+
+def test_image_folder_with_different_classes_names_both_lists(tmp_path):
+    root = image_folder(tmp_path, ["cat", "dog", "eel"], ["cat", "dog", "fox"])
+    with pytest.raises(DataError, match=r"only in train: \[eel\]; only in val: \[fox\].*\[cat, dog, eel\].*"
+                                        r"\[cat, dog, fox\]"):
+        build_datamodule(DataSettings(name="imagefolder", root=str(root)))
+
+
+def test_image_folder_checks_num_classes_and_layout(tmp_path):
+    root = image_folder(tmp_path, ["cat", "dog"], ["cat", "dog"])
+    with pytest.raises(DataError, match=r"data\.num_classes=5 does not match the 2 class folders"):
+        build_datamodule(DataSettings(name="imagefolder", root=str(root), num_classes=5))
+    with pytest.raises(DataError, match=r"train/train is not a directory; expected <root>/train/<class>"):
+        build_datamodule(DataSettings(name="imagefolder", root=str(root / "train")))
+    (root / "val" / "dog" / "0.png").unlink()
+    (root / "val" / "dog" / "1.png").unlink()
+    with pytest.raises(DataError, match=r"class folder\(s\) \[dog\] hold no image"):
+        build_datamodule(DataSettings(name="imagefolder", root=str(root)))
+
+
+# --- synthetic -------------------------------------------------------------------
+
+def test_synthetic_follows_channels_classes_and_sample_counts():
+    module = build_datamodule(DataSettings(name="synthetic", channels=5, num_classes=7, size=12, batch_size=16,
+                                           train_samples=64, val_samples=20))
+    assert (module.num_classes, module.channels, module.size) == (7, 5, 12)
+    module.setup("fit")
+    images, labels = all_batches(module.train_dataloader())
+    assert images.shape == (64, 5, 12, 12) and labels.min() >= 0 and labels.max() < 7
+    assert len(set(labels.tolist())) == 7
+    val_images, _ = all_batches(module.val_dataloader())
+    assert val_images.shape == (20, 5, 12, 12)
+    assert abs(images.mean().item()) < 0.05 and abs(images.std().item() - 1) < 0.05
+    again = ready(DataSettings(name="synthetic", channels=5, num_classes=7, size=12, train_samples=64,
+                               val_samples=20), seed=3)
+    assert torch.equal(again.splits.train_images, module.splits.train_images)

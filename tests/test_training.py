@@ -1,0 +1,154 @@
+"""Training settings reach the run: knobs reach the network, optimizers and schedules do what they say."""
+
+import csv
+import json
+
+import pytest
+import torch
+import wandb
+import yaml
+from PIL import Image
+
+from xsearch.model import build_model
+from xsearch.training.optim import OptimSettings, build_optimizer, lr_factor
+from xsearch.training.tracking import REDACTED, redact, wandb_mode
+
+
+def logged_architecture(run_dir):
+    """What the loggers recorded (CSVLogger's hparams.yaml holds the same dict W&B gets)."""
+    return yaml.safe_load((run_dir / "hparams.yaml").read_text())["architecture"]
+
+
+def separable_layers(arch):
+    return [row for row in arch["layers"] if row["type"] == "separable"]
+
+
+@pytest.mark.parametrize("override,check", [
+    ("model.segments=4", lambda a: all(r["groups"] == 4 for r in separable_layers(a))),
+    ("model.segments=3", lambda a: all(r["c_out"] % 3 == 0 for r in a["layers"][:-1])),
+    ("model.op_order=pointwise_first", lambda a: a["layers"][2]["groups"] == a["layers"][2]["c_out"]),
+    ("model.conv=regular", lambda a: not separable_layers(a) and a["not_applicable"][0] == "segments"),
+    ("model.middle_depth=3", lambda a: sum(r["name"].startswith("middle") for r in a["layers"]) == 9),
+    ("model.width=0.25", lambda a: a["layers"][-1]["c_in"] == 512),
+    ("model.residual=false", lambda a: a["knobs"]["residual"] is False),
+    ("model.mid_activation=elu", lambda a: a["knobs"]["mid_activation"] == "elu"),
+    ("model.mid_norm=true", lambda a: a["knobs"]["mid_norm"] is True),
+    ("model.dropout=0.3", lambda a: a["knobs"]["dropout"] == 0.3),
+    ("model.stem_stride=2", lambda a: a["knobs"]["stem_stride"] == 2),
+    ("model.budget={metric:params,target:xception}",
+     lambda a: abs(a["width_solution"]["rel_error"]) <= 0.02 and a["knobs"]["width"] == a["width_solution"]["width"]),
+])
+def test_every_model_knob_reaches_the_network(tiny_run, tmp_path, override, check):
+    summary = tiny_run(override)
+    arch = logged_architecture(tmp_path)
+    assert check(arch), arch
+    assert arch["params"] == summary["params"]
+    assert (arch["knobs"]["num_classes"], arch["knobs"]["in_channels"]) == (10, 1)  # from the data
+
+
+def test_budget_gives_each_spectrum_point_the_xception_parameter_count(tiny_run, tmp_path):
+    dense = tiny_run("model.segments=1", "model.budget={metric:params,target:xception}", "model.width=0.25")
+    reference = tiny_run("model.width=0.25")
+    assert dense["width_solution"]["target"] == reference["params"]
+    assert abs(dense["params"] - reference["params"]) <= 0.02 * reference["params"]
+    assert dense["model"]["width"] < 0.25
+
+
+def test_same_seed_repeats_a_cpu_run_exactly(tmp_path):
+    from conftest import TINY, train_run
+
+    first = train_run(tmp_path / "a", *TINY, "seed=3")
+    second = train_run(tmp_path / "b", *TINY, "seed=3")
+    other = train_run(tmp_path / "c", *TINY, "seed=4")
+    assert first["final"]["train/loss"] == second["final"]["train/loss"]
+    assert first["final"]["val/loss"] == second["final"]["val/loss"]
+    assert first["final"]["train/loss"] != other["final"]["train/loss"]
+
+
+def test_imagefolder_of_generated_pngs_trains(tiny_run, tmp_path):
+    root = tmp_path / "images"
+    colours = {"red": (220, 30, 30), "green": (30, 200, 40), "blue": (20, 40, 230)}
+    for split, count in (("train", 6), ("val", 2)):
+        for name, rgb in colours.items():
+            (root / split / name).mkdir(parents=True)
+            for i in range(count):
+                Image.new("RGB", (40 + i, 36), rgb).save(root / split / name / f"{i}.png")
+    summary = tiny_run("data=imagefolder", f"data.root={root}", "data.size=32", "data.num_workers=0",
+                       "data.batch_size=4", "model.stem_stride=1")
+    assert summary["status"] == "completed"
+    assert summary["model"]["num_classes"] == 3 and summary["model"]["in_channels"] == 3
+    assert summary["input_size"] == [32, 32]
+    assert 0 <= summary["final"]["val/acc"] <= 1
+
+
+def test_csv_logger_writes_metrics_and_no_wandb(tiny_run, tmp_path):
+    tiny_run("logger=csv")
+    with open(tmp_path / "metrics.csv") as f:
+        header = next(csv.reader(f))
+    assert {"val/acc", "val/loss", "train/loss_step", "train/lr", "train/epoch_time"} <= set(header)
+    assert not (tmp_path / "wandb").exists()
+
+
+def test_ema_validates_with_averaged_weights(tiny_run, tmp_path):
+    summary = tiny_run("optim.ema_decay=0.5", "checkpoint=true")
+    assert summary["status"] == "completed"
+    state = torch.load(summary["checkpoint"], map_location="cpu", weights_only=False)["state_dict"]
+    averaged = [k for k in state if k.startswith("ema.module.")]
+    assert averaged
+    key = next(k for k in averaged if k.endswith("stem.0.weight"))
+    assert not torch.equal(state[key], state[key.replace("ema.module.", "net.")])
+
+
+def test_failed_run_still_writes_its_summary_and_finishes_wandb(tmp_path):
+    from conftest import TINY, train_run
+
+    with pytest.raises(Exception):
+        train_run(tmp_path, *TINY, "logger=wandb", "optim.lr=1e30", "optim.warmup_epochs=0")
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["status"] == "failed" and "training loss is nan" in summary["error"]
+    assert summary["wandb"]["mode"] == "offline"
+    assert wandb.run is None  # finished, so the next run in this process starts clean
+
+
+def test_paper_step_schedule_and_warmup():
+    paper = OptimSettings(name="sgd", lr=0.045, schedule="step", decay_rate=0.94, decay_epochs=2)
+    assert [lr_factor(paper, e, 10) for e in (0, 1.9, 2, 3.5, 4)] == [1, 1, 0.94, 0.94, 0.94**2]
+    cosine = OptimSettings(schedule="cosine", warmup_epochs=1, min_lr_ratio=0.1)
+    assert lr_factor(cosine, 0.5, 11) == pytest.approx(0.5, abs=1e-2)
+    assert lr_factor(cosine, 1, 11) == pytest.approx(1)
+    assert lr_factor(cosine, 11, 11) == pytest.approx(0.1)
+    assert lr_factor(OptimSettings(schedule="constant"), 7, 10) == 1
+
+
+@pytest.mark.parametrize("name,kind", [("sgd", torch.optim.SGD), ("adamw", torch.optim.AdamW),
+                                       ("rmsprop", torch.optim.RMSprop)])
+def test_weight_decay_falls_on_conv_and_linear_weights_only(name, kind):
+    model = build_model(width=0.1, middle_depth=0, num_classes=10)
+    optimizer = build_optimizer(OptimSettings(name=name, weight_decay=1e-4), model)
+    assert isinstance(optimizer, kind)
+    decayed = {id(p) for g in optimizer.param_groups if g["weight_decay"] > 0 for p in g["params"]}
+    weights = {id(m.weight) for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))}
+    assert decayed == weights
+    assert sum(len(g["params"]) for g in optimizer.param_groups) == len(list(model.parameters()))
+
+
+def test_secrets_never_reach_a_logged_config():
+    config = {"sweep": {"storage": "postgresql://alice:hunter2@db.example:5432/optuna"},
+              "logger": {"api_key": "abc123", "project": "xsearch"}, "nested": [{"db_password": "pw"}]}
+    clean = redact(config)
+    text = json.dumps(clean)
+    assert "hunter2" not in text and "abc123" not in text and '"pw"' not in text
+    assert clean["sweep"]["storage"] == f"postgresql://alice:{REDACTED}@db.example:5432/optuna"
+    assert clean["logger"]["project"] == "xsearch"
+
+
+def test_wandb_auto_mode_is_offline_without_credentials(monkeypatch, tmp_path):
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc
+    assert wandb_mode("auto") == "offline"
+    monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
+    assert wandb_mode("auto") == "online"
+    assert wandb_mode("offline") == "offline"
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    assert wandb_mode("auto") == "disabled"

@@ -1,0 +1,62 @@
+"""Read what an offline W&B run recorded, straight from its `.wandb` file, as `wandb sync` would upload it.
+
+Current wandb writes an offline run's config only into that file (a LevelDB-style
+log of protobuf records), not into files/config.yaml, so the tests read it here.
+"""
+
+import json
+import struct
+from pathlib import Path
+
+from wandb.proto import wandb_internal_pb2 as pb
+
+BLOCK = 32768
+HEADER = 7  # crc32 u32, length u16, chunk type u8
+FULL, FIRST, MIDDLE, LAST = 1, 2, 3, 4
+
+
+def records(path: Path):
+    data = Path(path).read_bytes()
+    assert data[:4] == b":W&B", f"{path} is not a W&B run file"
+    pos, record = 7, b""
+    while pos + HEADER <= len(data):
+        room = BLOCK - pos % BLOCK
+        if room < HEADER:  # a block's tail too short for a header is padding
+            pos += room
+            continue
+        _, length, kind = struct.unpack("<IHB", data[pos:pos + HEADER])
+        if kind == 0 and length == 0:
+            pos += room
+            continue
+        chunk = data[pos + HEADER:pos + HEADER + length]
+        pos += HEADER + length
+        record = chunk if kind in (FULL, FIRST) else record + chunk
+        if kind in (FULL, LAST):
+            parsed = pb.Record()
+            parsed.ParseFromString(record)
+            yield parsed
+
+
+def offline_run(run_dir: Path) -> Path:
+    runs = list((Path(run_dir) / "wandb").glob("offline-run-*/run-*.wandb"))
+    assert len(runs) == 1, f"expected one offline W&B run under {run_dir}, found {runs}"
+    return runs[0]
+
+
+def _items(path: Path, kinds: dict) -> dict:
+    values = {}
+    for record in records(path):
+        kind = record.WhichOneof("record_type")
+        if kind in kinds:
+            for item in kinds[kind](record):
+                key = item.key or "/".join(item.nested_key)
+                values[key] = json.loads(item.value_json)
+    return values
+
+
+def config(path: Path) -> dict:
+    return _items(path, {"config": lambda r: r.config.update, "run": lambda r: r.run.config.update})
+
+
+def summary(path: Path) -> dict:
+    return _items(path, {"summary": lambda r: r.summary.update})

@@ -1,0 +1,40 @@
+"""`python -m xsearch` / `xsearch`: train one point of the spectrum, configured by Hydra."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+from xsearch.validate import ConfigError
+
+
+def config_dir() -> str:
+    """The config tree: inside the installed package, or the checkout's top-level conf/."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "conf", here.parent / "conf"):
+        if (candidate / "config.yaml").is_file():
+            return str(candidate)
+    raise FileNotFoundError(f"no config tree (conf/config.yaml) next to {here}")
+
+
+@hydra.main(version_base="1.3", config_path=config_dir(), config_name="config")
+def main(cfg: DictConfig) -> float | None:
+    # Imported here so that `--help` and config errors answer before torch and Lightning load.
+    from xsearch.settings import load_settings
+    from xsearch.training.run import summary_line, train
+
+    try:
+        settings = load_settings(cfg)
+    except ConfigError as error:
+        print(f"xsearch: config error: {error}", file=sys.stderr)
+        sys.exit(2)
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    summary = train(settings, OmegaConf.to_container(cfg, resolve=True), run_dir)
+    print(summary_line(summary))
+    if summary["wandb"] and summary["wandb"]["mode"] == "offline":
+        print(f"W&B offline run: {summary['wandb']['dir']} (upload: wandb sync {summary['wandb']['dir']})")
+    return summary["objective"]

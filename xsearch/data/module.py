@@ -1,0 +1,97 @@
+"""The Lightning datamodule for every dataset small enough to hold in memory."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Callable
+
+import pytorch_lightning as pl
+import torch
+from torch import Tensor
+
+from xsearch.data.memory import EpochOrder, InMemoryLoader
+from xsearch.data.normalization import Stats, mean_std
+from xsearch.data.prepare import BatchRecipe
+from xsearch.data.settings import DataError, DataSettings
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class TensorSplits:
+    """Stored images ([N, C, H, W], uint8 on [0, 255] or float on [0, 1]) and int64 labels."""
+
+    train_images: Tensor
+    train_labels: Tensor
+    val_images: Tensor
+    val_labels: Tensor
+    stats: Stats  # the dataset's own per-channel mean and std on [0, 1]
+
+    def to(self, device: torch.device) -> TensorSplits:
+        return dataclasses.replace(self, **{field.name: getattr(self, field.name).to(device)
+                                            for field in dataclasses.fields(self) if field.name != "stats"})
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class InMemorySource:
+    """What a dataset contributes: its facts, its augmentation and how to get its tensors."""
+
+    num_classes: int
+    channels: int
+    shift_fraction: float  # random-shift padding as a share of the side; 0 for none
+    flip: bool  # mirroring preserves the label
+    load: Callable[[], TensorSplits]
+    fetch: Callable[[], None] | None = None  # downloads, once per node, before any load
+
+
+class InMemoryDataModule(pl.LightningDataModule):
+    def __init__(self, *, settings: DataSettings, source: InMemorySource, seed: int = 0):
+        super().__init__()
+        self.settings = settings
+        self.source = source
+        self.seed = seed
+        # Known before setup() so the model can be sized before any tensor is loaded.
+        self.num_classes = source.num_classes
+        self.channels = source.channels
+        self.size = settings.input_size
+        self.splits: TensorSplits | None = None
+        self.recipe: BatchRecipe | None = None
+
+    def prepare_data(self) -> None:
+        if self.source.fetch is not None:
+            self.source.fetch()
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.splits is None:
+            self.splits = self.source.load()
+            self.recipe = self._recipe(self.splits.stats)
+        if self.settings.on_device and self.trainer is not None:
+            self.splits = self.splits.to(self.trainer.strategy.root_device)
+
+    def _recipe(self, dataset_stats: Stats) -> BatchRecipe:
+        augment = self.settings.augment
+        padding = round(self.size * self.source.shift_fraction) if augment else 0
+        if augment and self.source.shift_fraction > 0:
+            padding = max(padding, 1)
+        return BatchRecipe(size=self.size, shift_padding=padding, flip=augment and self.source.flip,
+                           stats=mean_std(self.settings.normalize, dataset_stats=dataset_stats,
+                                          channels=self.channels))
+
+    def train_dataloader(self) -> InMemoryLoader:
+        return self._loader(train=True)
+
+    def val_dataloader(self) -> InMemoryLoader:
+        return self._loader(train=False)
+
+    def _loader(self, *, train: bool) -> InMemoryLoader:
+        if self.splits is None or self.recipe is None:
+            raise RuntimeError("setup() must run before a dataloader is requested")
+        images, labels = ((self.splits.train_images, self.splits.train_labels) if train
+                          else (self.splits.val_images, self.splits.val_labels))
+        rank, world_size = (0, 1) if self.trainer is None else (self.trainer.global_rank, self.trainer.world_size)
+        order = EpochOrder(len(images), shuffle=train, seed=self.seed, rank=rank, world_size=world_size)
+        if train and len(order) < self.settings.batch_size:
+            raise DataError(f"data.batch_size={self.settings.batch_size} is invalid: each of {world_size} "
+                            f"rank(s) gets only {len(order)} {self.settings.name} training samples, so dropping "
+                            f"the last partial batch leaves none; expected at most {len(order)}")
+        return InMemoryLoader(images=images, labels=labels, batch_size=self.settings.batch_size, order=order,
+                              drop_last=train, prepare=functools.partial(self.recipe, train=train))

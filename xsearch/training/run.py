@@ -1,0 +1,136 @@
+"""Train one variant: settings in, summary out (and into the run directory)."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.callbacks import ModelCheckpoint
+
+from xsearch.data import build_datamodule
+from xsearch.model import XceptionConfig, cost, resolve
+from xsearch.settings import Settings
+from xsearch.training.callbacks import EpochMeter
+from xsearch.training.module import SpectrumModule
+from xsearch.training.tracking import build_loggers, finish_wandb, redact, wandb_logger
+
+SUMMARY = "summary.json"
+
+
+def run_name(cfg: XceptionConfig) -> str:
+    if cfg.conv == "regular":
+        point = "regular"
+    else:
+        point = f"{cfg.segments}-{cfg.op_order.split('_')[0]}"
+    return f"{point}-w{cfg.width:.3g}-d{cfg.middle_depth}"
+
+
+def _device(trainer: pl.Trainer) -> str:
+    device = trainer.strategy.root_device
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    return f"{name} x{trainer.world_size}" if trainer.world_size > 1 else name
+
+
+def train(settings: Settings, config: dict[str, Any], run_dir: Path) -> dict[str, Any]:
+    """Fit the configured variant; write summary.json, the resolved config and the loggers' files into `run_dir`."""
+    started = time.perf_counter()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    pl.seed_everything(settings.seed, workers=True, verbose=False)
+    datamodule = build_datamodule(settings.data, seed=settings.seed)
+    input_size = (datamodule.size, datamodule.size)
+    model_cfg, solution = settings.model_config(num_classes=datamodule.num_classes,
+                                                in_channels=datamodule.channels, input_size=input_size)
+    spec = resolve(model_cfg)
+    model_cost = cost(spec, input_size)
+    architecture = {
+        "knobs": model_cfg.as_dict(), "params": model_cost.params, "flops": model_cost.flops,
+        "input_size": list(input_size), "not_applicable": list(spec.not_applicable),
+        "width_solution": solution.as_dict() if solution else None, "layers": spec.layers(),
+    }
+    (run_dir / "config.yaml").write_text(json.dumps(redact(config), indent=2))  # JSON is valid YAML
+
+    module = SpectrumModule(model_cfg, settings.optim, channels_last=settings.use_channels_last(),
+                            compile=settings.compile)
+    trainer_kwargs = settings.trainer_kwargs()
+    loggers = build_loggers(settings.logger, run_dir, name=run_name(model_cfg))
+    meter = EpochMeter(print_lines=not trainer_kwargs["enable_progress_bar"])
+    callbacks: list[pl.Callback] = [meter]
+    if settings.checkpoint:
+        callbacks.append(ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best", monitor=settings.monitor,
+                                         mode=settings.mode, save_top_k=1))
+    trainer = pl.Trainer(**trainer_kwargs, logger=loggers or False, callbacks=callbacks,
+                         default_root_dir=str(run_dir), enable_checkpointing=settings.checkpoint)
+
+    error: BaseException | None = None
+    wandb_run = None
+    try:
+        for lg in loggers:
+            lg.log_hyperparams(redact({**config, "architecture": architecture}))
+        trainer.fit(module, datamodule=datamodule)
+    except BaseException as exc:  # also KeyboardInterrupt: the summary and W&B still say what happened
+        error = exc
+    finally:
+        if wandb_logger(loggers) is not None and trainer.is_global_zero:
+            wandb_run = finish_wandb(failed=error is not None)
+
+    summary = _summary(settings, meter.epochs, architecture, trainer, started, error)
+    summary["wandb"] = wandb_run
+    summary["run_dir"] = str(run_dir)
+    if settings.checkpoint and trainer.checkpoint_callback is not None:
+        summary["checkpoint"] = trainer.checkpoint_callback.best_model_path or None
+    if trainer.is_global_zero:
+        (run_dir / SUMMARY).write_text(json.dumps(summary, indent=2))
+    if error is not None:
+        raise error
+    return summary
+
+
+def _summary(settings: Settings, epochs: list[dict[str, float]], architecture: dict[str, Any], trainer: pl.Trainer,
+             started: float, error: BaseException | None) -> dict[str, Any]:
+    monitored = [e for e in epochs if settings.monitor in e]
+    pick = max if settings.mode == "max" else min
+    best = pick(monitored, key=lambda e: e[settings.monitor]) if monitored else None
+    rates = [e["train/images_per_s"] for e in epochs]
+    steady = rates[1:] or rates  # the first epoch pays for warm-up
+    return {
+        "status": "failed" if error is not None else "completed",
+        "error": None if error is None else "".join(traceback.format_exception_only(error)).strip(),
+        "monitor": settings.monitor,
+        "mode": settings.mode,
+        "objective": best[settings.monitor] if best else None,
+        "final": epochs[-1] if epochs else None,
+        "best": best,
+        "epochs": len(epochs),
+        "params": architecture["params"],
+        "flops": architecture["flops"],
+        "input_size": architecture["input_size"],
+        "model": architecture["knobs"],
+        "not_applicable": architecture["not_applicable"],
+        "width_solution": architecture["width_solution"],
+        "wall_time_s": time.perf_counter() - started,
+        "train_time_s": sum(e["train/epoch_time"] for e in epochs),
+        "images_per_s": statistics.fmean(steady) if steady else None,
+        "device": _device(trainer),
+        "precision": str(trainer.precision),
+        "seed": settings.seed,
+    }
+
+
+def summary_line(summary: dict[str, Any]) -> str:
+    monitor = summary["monitor"]
+    best = summary["best"]
+    head = f"xsearch: {summary['status']}"
+    if best:
+        head += (f" | {monitor} {summary['final'][monitor]:.4f} (best {best[monitor]:.4f} at epoch "
+                 f"{int(best['epoch']) + 1})")
+    h, w = summary["input_size"]
+    rate = f", {summary['images_per_s']:.0f} img/s" if summary["images_per_s"] else ""
+    epochs = f"{summary['epochs']} epoch{'' if summary['epochs'] == 1 else 's'}"
+    return (f"{head} | {summary['params'] / 1e6:.2f}M params, {summary['flops'] / 1e6:.1f}M MACs at {h}x{w} | "
+            f"{epochs} in {summary['wall_time_s']:.1f} s{rate} on {summary['device']} | {summary['run_dir']}")

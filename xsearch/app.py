@@ -23,17 +23,23 @@ def config_dir() -> str:
 
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="config")
 def main(cfg: DictConfig) -> float | None:
-    # Imported here so that `--help` and config errors answer before torch and Lightning load.
+    # Imported here so that `--help` answers before torch and Lightning load.
     from xsearch.settings import load_settings
+    from xsearch.sweep.driver import run_sweep
+    from xsearch.sweep.reporting import OptunaReporter, TrialLink
     from xsearch.training.run import summary_line, train
 
+    link = TrialLink.from_env()  # set only in a trial process started by a sweep worker
     try:
+        if "sweep" in cfg and link is None:
+            return run_sweep(cfg)
         settings = load_settings(cfg)
     except ConfigError as error:
         print(f"xsearch: config error: {error}", file=sys.stderr)
         sys.exit(2)
     run_dir = Path(HydraConfig.get().runtime.output_dir)
-    summary = train(settings, OmegaConf.to_container(cfg, resolve=True), run_dir)
+    reporter = OptunaReporter(link) if link is not None else None
+    summary = train(settings, OmegaConf.to_container(cfg, resolve=True), run_dir, reporter=reporter)
     print(summary_line(summary))
     if summary["wandb"] and summary["wandb"]["mode"] == "offline":
         print(f"W&B offline run: {summary['wandb']['dir']} (upload: wandb sync {summary['wandb']['dir']})")

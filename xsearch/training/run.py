@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import signal
+import threading
 import statistics
 import time
 import traceback
@@ -16,11 +19,23 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 from xsearch.data import build_datamodule
 from xsearch.model import XceptionConfig, cost, resolve
 from xsearch.settings import Settings
+from xsearch.sweep.reporting import OptunaReporter
 from xsearch.training.callbacks import EpochMeter
 from xsearch.training.module import SpectrumModule
 from xsearch.training.tracking import build_loggers, finish_wandb, redact, wandb_logger
 
 SUMMARY = "summary.json"
+
+
+class Interrupted(BaseException):
+    """The run was asked to stop (SIGTERM: a sweep stopping, a scheduler's kill).
+
+    A BaseException, like KeyboardInterrupt, so that no library's `except Exception` swallows it.
+    """
+
+
+def _raise_interrupted(signum: int, frame) -> None:
+    raise Interrupted(f"stopped by {signal.Signals(signum).name}")
 
 
 def run_name(cfg: XceptionConfig) -> str:
@@ -37,11 +52,17 @@ def _device(trainer: pl.Trainer) -> str:
     return f"{name} x{trainer.world_size}" if trainer.world_size > 1 else name
 
 
-def train(settings: Settings, config: dict[str, Any], run_dir: Path) -> dict[str, Any]:
-    """Fit the configured variant; write summary.json, the resolved config and the loggers' files into `run_dir`."""
-    started = time.perf_counter()
-    run_dir.mkdir(parents=True, exist_ok=True)
-    pl.seed_everything(settings.seed, workers=True, verbose=False)
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """Everything known about a run before any data is loaded: enough to cost it or reject it."""
+
+    datamodule: pl.LightningDataModule
+    model: XceptionConfig
+    input_size: tuple[int, int]
+    architecture: dict[str, Any]
+
+
+def plan(settings: Settings) -> Plan:
     datamodule = build_datamodule(settings.data, seed=settings.seed)
     input_size = (datamodule.size, datamodule.size)
     model_cfg, solution = settings.model_config(num_classes=datamodule.num_classes,
@@ -53,6 +74,21 @@ def train(settings: Settings, config: dict[str, Any], run_dir: Path) -> dict[str
         "input_size": list(input_size), "not_applicable": list(spec.not_applicable),
         "width_solution": solution.as_dict() if solution else None, "layers": spec.layers(),
     }
+    return Plan(datamodule, model_cfg, input_size, architecture)
+
+
+def train(settings: Settings, config: dict[str, Any], run_dir: Path, *,
+          reporter: OptunaReporter | None = None) -> dict[str, Any]:
+    """Fit the configured variant; write summary.json, the resolved config and the loggers' files into `run_dir`.
+
+    With a `reporter` (inside a sweep trial) the validation metric goes to Optuna every epoch
+    and a pruned run ends early with status "pruned".
+    """
+    started = time.perf_counter()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    pl.seed_everything(settings.seed, workers=True, verbose=False)
+    planned = plan(settings)
+    model_cfg, architecture = planned.model, planned.architecture
     (run_dir / "config.yaml").write_text(json.dumps(redact(config), indent=2))  # JSON is valid YAML
 
     module = SpectrumModule(model_cfg, settings.optim, channels_last=settings.use_channels_last(),
@@ -60,7 +96,7 @@ def train(settings: Settings, config: dict[str, Any], run_dir: Path) -> dict[str
     trainer_kwargs = settings.trainer_kwargs()
     loggers = build_loggers(settings.logger, run_dir, name=run_name(model_cfg))
     meter = EpochMeter(print_lines=not trainer_kwargs["enable_progress_bar"])
-    callbacks: list[pl.Callback] = [meter]
+    callbacks: list[pl.Callback] = [meter] + ([reporter] if reporter is not None else [])
     if settings.checkpoint:
         callbacks.append(ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best", monitor=settings.monitor,
                                          mode=settings.mode, save_top_k=1))
@@ -69,17 +105,25 @@ def train(settings: Settings, config: dict[str, Any], run_dir: Path) -> dict[str
 
     error: BaseException | None = None
     wandb_run = None
+    # SIGTERM becomes an exception, so the summary and the W&B run are finished as for any other end.
+    # (During fit Lightning chains its own SIGTERM handler in front of this one.)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_interrupted) if in_main_thread else None
     try:
         for lg in loggers:
             lg.log_hyperparams(redact({**config, "architecture": architecture}))
-        trainer.fit(module, datamodule=datamodule)
+        trainer.fit(module, datamodule=planned.datamodule)
     except BaseException as exc:  # also KeyboardInterrupt: the summary and W&B still say what happened
         error = exc
     finally:
+        status = "failed" if error is not None else (
+            "pruned" if reporter is not None and reporter.pruned_at is not None else "completed")
         if wandb_logger(loggers) is not None and trainer.is_global_zero:
-            wandb_run = finish_wandb(failed=error is not None)
+            wandb_run = finish_wandb(status=status, reason=_reason(error))
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
-    summary = _summary(settings, meter.epochs, architecture, trainer, started, error)
+    summary = _summary(settings, meter.epochs, architecture, trainer, started, status, error)
     summary["wandb"] = wandb_run
     summary["run_dir"] = str(run_dir)
     if settings.checkpoint and trainer.checkpoint_callback is not None:
@@ -92,15 +136,15 @@ def train(settings: Settings, config: dict[str, Any], run_dir: Path) -> dict[str
 
 
 def _summary(settings: Settings, epochs: list[dict[str, float]], architecture: dict[str, Any], trainer: pl.Trainer,
-             started: float, error: BaseException | None) -> dict[str, Any]:
+             started: float, status: str, error: BaseException | None) -> dict[str, Any]:
     monitored = [e for e in epochs if settings.monitor in e]
     pick = max if settings.mode == "max" else min
     best = pick(monitored, key=lambda e: e[settings.monitor]) if monitored else None
     rates = [e["train/images_per_s"] for e in epochs]
     steady = rates[1:] or rates  # the first epoch pays for warm-up
     return {
-        "status": "failed" if error is not None else "completed",
-        "error": None if error is None else "".join(traceback.format_exception_only(error)).strip(),
+        "status": status,
+        "error": _reason(error),
         "monitor": settings.monitor,
         "mode": settings.mode,
         "objective": best[settings.monitor] if best else None,
@@ -120,6 +164,12 @@ def _summary(settings: Settings, epochs: list[dict[str, float]], architecture: d
         "precision": str(trainer.precision),
         "seed": settings.seed,
     }
+
+
+def _reason(error: BaseException | None) -> str | None:
+    if error is None:
+        return None
+    return "".join(traceback.format_exception_only(error)).strip() or type(error).__name__
 
 
 def summary_line(summary: dict[str, Any]) -> str:

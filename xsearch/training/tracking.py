@@ -97,14 +97,17 @@ def wandb_logger(loggers: list[Logger]) -> WandbLogger | None:
     return next((lg for lg in loggers if isinstance(lg, WandbLogger)), None)
 
 
-def finish_wandb(*, failed: bool) -> dict[str, Any] | None:
-    """Finish the active W&B run (even after an error) and say where it is; None when there is none."""
+def finish_wandb(*, status: str, reason: str | None = None) -> dict[str, Any] | None:
+    """Record how the run ended (completed, pruned, failed + reason), finish it and say where it is."""
     import wandb
 
     run = wandb.run
     if run is None:
         return None
+    run.summary["state"] = status
+    if reason is not None:
+        run.summary["failure_reason"] = redact(reason)
     info = {"id": run.id, "mode": "offline" if run.offline else "online", "dir": str(Path(run.dir).parent),
             "url": None if run.offline else run.url}
-    wandb.finish(exit_code=1 if failed else 0)
+    wandb.finish(exit_code=1 if status == "failed" else 0)
     return info

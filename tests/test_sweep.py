@@ -1,0 +1,255 @@
+"""`python -m xsearch +sweep=<name>`: real studies with real trial processes, on the embedded data."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from conftest import composed
+from xsearch.sweep.driver import validate_space
+from xsearch.sweep.settings import SweepSettings
+from xsearch.settings import load_settings
+from xsearch.validate import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = sorted(p.stem for p in (ROOT / "conf" / "sweep").glob("*.yaml"))
+# Trials of a few steps of a tiny network; W&B stays out of the way (logger=csv) unless a test wants it.
+TINY = ["trainer.max_epochs=1", "+trainer.limit_train_batches=2", "+trainer.limit_val_batches=1",
+        "model.width=0.125", "model.middle_depth=1", "data.batch_size=16", "logger=csv", "model.budget=null"]
+
+
+def sweep_cmd(root: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", "xsearch", *args, f"sweep.dir={root}", *TINY]
+
+
+def run(root: Path, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    env = {**os.environ, "WANDB_MODE": "offline"}
+    return subprocess.run(sweep_cmd(root, *args), cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def load(root: Path, name: str) -> optuna.Study:
+    return optuna.load_study(study_name=name, storage=f"sqlite:///{root / 'study.db'}")
+
+
+def states(study: optuna.Study) -> dict[str, int]:
+    counted: dict[str, int] = {}
+    for trial in study.trials:
+        counted[trial.state.name] = counted.get(trial.state.name, 0) + 1
+    return counted
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_every_shipped_sweep_composes_and_its_space_validates(name):
+    values = composed(f"+sweep={name}")
+    from omegaconf import OmegaConf
+
+    config = OmegaConf.to_container(values, resolve=True)
+    settings = SweepSettings.from_mapping(config.pop("sweep"))
+    load_settings(config)
+    validate_space(config, settings)
+    assert settings.name == name and settings.total >= 4
+
+
+@pytest.mark.parametrize("override,message", [
+    ("+sweep.space.model.segments=[0,4]", "sweep value {'model.segments': 0} cannot run: model.segments=0 is invalid"),
+    ("+sweep.space.model.segmnets=[1,2]", "sweep.space.model.segmnets names no config key"),
+    ("sweep.space.model.mid_activation=[]", "sweep.space.model.mid_activation has no choices"),
+    ("+sweep.space.optim.lr={type:float,low:0.1,high:0.01}", "sweep.space.optim.lr has an inverted range"),
+    ("sweep.sampler.name=annealing", "sweep.sampler.name='annealing' is invalid: expected one of grid, tpe"),
+    ("+sweep.pruner.patience=3", "sweep.pruner (none)"),
+    ("sweep.n_trials=99", "sweep.n_trials=99 exceeds the grid's 9 points"),
+])
+def test_invalid_sweeps_are_rejected_before_any_trial(override, message):
+    from omegaconf import OmegaConf
+
+    config = OmegaConf.to_container(composed("+sweep=activation", override), resolve=True)
+    with pytest.raises(ConfigError) as error:
+        settings = SweepSettings.from_mapping(config.pop("sweep"))
+        validate_space(config, settings)
+    assert message in str(error.value)
+
+
+def test_invalid_space_from_the_command_line_creates_no_study(tmp_path):
+    out = run(tmp_path, "+sweep=activation", "+sweep.space.model.segments=[0]", timeout=120)
+    assert out.returncode == 2
+    assert "model.segments=0 is invalid" in out.stderr
+    assert not (tmp_path / "study.db").exists()
+
+
+def test_two_workers_finish_exactly_n_trials_and_a_nan_trial_fails_alone(tmp_path):
+    out = run(tmp_path, "+sweep=activation", "sweep.name=mixed", "sweep.workers=2", "sweep.n_trials=4",
+              "~sweep.space.model", "+sweep.space.optim.lr=[0.003,1.0e30]", "sweep.space.seed=[0,1]",
+              "optim.warmup_epochs=0")
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    study = load(tmp_path, "mixed")
+    assert len(study.trials) == 4
+    assert states(study) == {"COMPLETE": 2, "FAIL": 2}
+    assert len({tuple(sorted(t.params.items())) for t in study.trials}) == 4  # no trial ran twice
+    for trial in study.trials:
+        trial_dir = tmp_path / "trials" / str(trial.number)
+        summary = json.loads((trial_dir / "summary.json").read_text())
+        assert (trial_dir / "trial.yaml").is_file()
+        if trial.params["optim.lr"] > 1:
+            assert trial.state == TrialState.FAIL
+            assert "training loss is nan" in trial.user_attrs["failure_reason"]
+            assert summary["status"] == "failed"
+        else:
+            assert trial.state == TrialState.COMPLETE
+            assert trial.value == summary["best"]["val/acc"]
+            assert (trial_dir / "metrics.csv").is_file()
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["counts"] == {"COMPLETE": 2, "FAIL": 2} and len(results["best_trials"]) == 1
+    assert "re-run alone: python -m xsearch --config-path=" in out.stdout
+    assert "xsearch sweep mixed: 2 COMPLETE, 2 FAIL" in out.stdout
+
+    # The saved config of a trial re-runs alone as a plain training run and rebuilds the same network.
+    first = json.loads((tmp_path / "trials" / "0" / "summary.json").read_text())
+    rerun = subprocess.run([sys.executable, "-m", "xsearch", f"--config-path={tmp_path / 'trials' / '0'}",
+                            "--config-name=trial", f"hydra.run.dir={tmp_path / 'rerun'}"], cwd=tmp_path,
+                           capture_output=True, text=True, timeout=120, env={**os.environ, "WANDB_MODE": "offline"})
+    again = json.loads((tmp_path / "rerun" / "summary.json").read_text())
+    assert again["params"] == first["params"] and again["model"] == first["model"], rerun.stderr[-2000:]
+
+
+def test_killed_driver_resumes_without_redoing_completed_trials(tmp_path):
+    args = ["+sweep=residual", "sweep.name=resume", "sweep.workers=1", "sweep.n_trials=3", "sweep.heartbeat=1",
+            "trainer.max_epochs=2"]
+    env = {**os.environ, "WANDB_MODE": "offline"}
+    driver = subprocess.Popen(sweep_cmd(tmp_path, *args), cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 240
+    trial: list[str] = []
+    while not trial and time.monotonic() < deadline:  # one trial completed and the second one running
+        trial = subprocess.run(["pgrep", "-f", "--", f"--config-path={tmp_path / 'trials' / '1'}"],
+                               capture_output=True, text=True).stdout.split()
+        time.sleep(0.2)
+    if not trial:
+        driver.kill()
+        pytest.fail("the sweep never reached its second trial")
+    # Lose the whole node: the driver and its running trial die without a word.
+    driver.kill()
+    for pid in trial:
+        os.kill(int(pid), signal.SIGKILL)
+    driver.wait()
+    before = load(tmp_path, "resume")
+    completed_before = {t.number: t.params for t in before.trials if t.state == TrialState.COMPLETE}
+    assert completed_before and before.trials[1].state == TrialState.RUNNING
+
+    time.sleep(3.5)  # past the heartbeat's grace period (3 beats)
+    out = run(tmp_path, *args)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    after = load(tmp_path, "resume")
+    complete = [t for t in after.trials if t.state == TrialState.COMPLETE]
+    assert len(complete) == 3
+    for number, params in completed_before.items():  # kept, not redone
+        assert after.trials[number].state == TrialState.COMPLETE
+        assert sum(t.params == params for t in complete) == 1
+    stale = after.trials[1]
+    assert stale.state == TrialState.FAIL
+    retry = next(t for t in after.trials if t.user_attrs.get("retry_of") == 1)
+    assert retry.state == TrialState.COMPLETE and retry.params == stale.params
+    assert retry.user_attrs["retry_reason"] == "worker stopped: no heartbeat"
+
+
+def test_a_killed_trial_process_is_retried(tmp_path):
+    env = {**os.environ, "WANDB_MODE": "offline"}
+    args = ["+sweep=residual", "sweep.name=killed", "sweep.workers=1", "sweep.n_trials=1"]
+    driver = subprocess.Popen(sweep_cmd(tmp_path, *args), cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    pids: list[str] = []
+    while not pids and time.monotonic() < deadline:
+        pids = subprocess.run(["pgrep", "-f", "--", f"--config-path={tmp_path / 'trials' / '0'}"], capture_output=True,
+                              text=True).stdout.split()
+        time.sleep(0.2)
+    assert pids, "the trial process never started"
+    os.kill(int(pids[0]), signal.SIGKILL)
+    output, _ = driver.communicate(timeout=240)
+    assert driver.returncode == 0, output[-3000:]
+    study = load(tmp_path, "killed")
+    assert [t.state for t in study.trials] == [TrialState.FAIL, TrialState.COMPLETE]
+    assert study.trials[0].user_attrs["failure_reason"] == "trial process killed by SIGKILL"
+    assert study.trials[1].user_attrs["retry_of"] == 0 and study.trials[1].params == study.trials[0].params
+    assert "(queued again)" in output
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["trials"][0]["retried"] is True
+
+
+def test_median_pruner_prunes_trials_that_trail_and_says_so(tmp_path):
+    # A controlled objective: the first trial learns (lr 3e-3); the next two cannot (lr 1e-12),
+    # so at the second epoch they sit at chance, far below the first trial's median.
+    enqueue = "[{optim:{lr:0.003},seed:0},{optim:{lr:1.0e-12},seed:1},{optim:{lr:1.0e-12},seed:2}]"
+    args = ["+sweep=activation", "sweep.name=pruned", "sweep.workers=1", "sweep.n_trials=3",
+            "sweep.sampler={name:random,seed:0}", "~sweep.space.model",
+            "+sweep.space.optim.lr={type:float,low:1.0e-12,high:0.01,log:true}", "sweep.space.seed=[0,1,2]",
+            "sweep.pruner.name=median", "+sweep.pruner.n_startup_trials=1", "+sweep.pruner.n_warmup_steps=1",
+            f"sweep.enqueue={enqueue}",
+            "trainer.max_epochs=3", "optim.warmup_epochs=0", f"sweep.dir={tmp_path}",
+            *[a for a in TINY if not a.startswith(("+trainer.limit_train", "trainer.max_epochs", "logger"))]]
+    out = subprocess.run([sys.executable, "-m", "xsearch", *args], cwd=ROOT, capture_output=True, text=True,
+                         env={**os.environ, "WANDB_MODE": "offline"}, timeout=400)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    study = load(tmp_path, "pruned")
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE, TrialState.PRUNED, TrialState.PRUNED]
+    for trial in study.trials[1:]:
+        summary = json.loads((tmp_path / "trials" / str(trial.number) / "summary.json").read_text())
+        assert summary["status"] == "pruned" and summary["epochs"] == 2  # stopped after its second epoch
+        import wandb_records
+
+        recorded = wandb_records.summary(wandb_records.offline_run(tmp_path / "trials" / str(trial.number)))
+        assert recorded["state"] == "pruned"
+        config = wandb_records.config(wandb_records.offline_run(tmp_path / "trials" / str(trial.number)))
+        assert config["logger"]["group"] == "pruned" and config["logger"]["job_type"] == "trial"
+
+
+def test_plain_hydra_multirun_runs_one_job_per_value(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "xsearch", "model.segments=1,depthwise", f"hydra.sweep.dir={tmp_path}",
+                          *[a for a in TINY if a != "logger=csv"], "--multirun"],
+                         cwd=ROOT, env={**os.environ, "WANDB_MODE": "offline"}, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    import wandb_records
+
+    for job, segments in (("0", 1), ("1", "depthwise")):
+        summary = json.loads((tmp_path / job / "summary.json").read_text())
+        assert summary["status"] == "completed" and summary["model"]["segments"] == segments
+        assert wandb_records.config(wandb_records.offline_run(tmp_path / job))["model"]["segments"] == segments
+
+
+def test_sigint_stops_cleanly_marks_the_running_trial_and_finishes_its_wandb_run(tmp_path):
+    args = ["+sweep=residual", "sweep.name=stopped", "sweep.workers=1", "sweep.n_trials=2", "trainer.max_epochs=5000",
+            *[a for a in TINY if not a.startswith(("trainer.max_epochs", "logger"))]]
+    driver = subprocess.Popen([sys.executable, "-m", "xsearch", *args, f"sweep.dir={tmp_path}"], cwd=ROOT,
+                              env={**os.environ, "WANDB_MODE": "offline"}, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    log = tmp_path / "trials" / "0" / "trial.out"
+    while not (log.is_file() and "epoch 3/" in log.read_text()):  # in the middle of training
+        assert time.monotonic() < deadline, "the trial never got to its third epoch"
+        time.sleep(0.2)
+    driver.send_signal(signal.SIGINT)
+    output, _ = driver.communicate(timeout=120)
+    assert driver.returncode == 130, output[-3000:]
+    assert "SIGINT: stopping" in output
+    study = load(tmp_path, "stopped")
+    first = study.trials[0]
+    assert first.state == TrialState.FAIL
+    assert first.user_attrs["failure_reason"] == "interrupted: the sweep was stopped"
+    queued = [t for t in study.trials if t.state == TrialState.WAITING]
+    assert [t.user_attrs["retry_of"] for t in queued] == [0]  # a resume runs it again
+    assert not [t for t in study.trials if t.state == TrialState.RUNNING]
+    import wandb_records
+
+    recorded = wandb_records.summary(wandb_records.offline_run(tmp_path / "trials" / "0"))
+    assert recorded["state"] == "failed"
+    summary = json.loads((tmp_path / "trials" / "0" / "summary.json").read_text())
+    assert summary["status"] == "failed" and "stopped by SIGTERM" in summary["error"]
+    assert 3 <= summary["epochs"] < 5000

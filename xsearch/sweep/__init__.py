@@ -1,0 +1,1 @@
+"""Optuna studies over the spectrum: search space, storage, asynchronous workers, isolated trials, results."""

@@ -1,0 +1,195 @@
+"""`python -m xsearch +sweep=<name>`: an Optuna study over the spectrum with asynchronous workers.
+
+There is no batch barrier: each worker asks for its next trial the moment its
+last one ends. Re-running the same command resumes the study: finished trials
+are kept, `n_trials` is the study's total, sampler and pruner come from config.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import optuna
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from xsearch.settings import load_settings
+from xsearch.sweep import study as book
+from xsearch.sweep.console import Console
+from xsearch.sweep.reporting import TrialLink
+from xsearch.sweep.results import write_results
+from xsearch.sweep.settings import SweepSettings
+from xsearch.sweep.storage import open_storage, shown, storage_url
+from xsearch.sweep.trial import TRIAL_CONFIG, TrialProcess, check, outcome, rerun_command, trial_config
+from xsearch.validate import ConfigError
+
+_MISSING = object()
+# Heartbeats are Optuna's documented way to find dead workers; driving them with ask/tell is deliberate.
+warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
+
+
+def validate_space(base: Mapping[str, Any], sweep: SweepSettings) -> None:
+    """Every key must exist in the config and every value must build, before any trial runs."""
+    cfg = OmegaConf.create(dict(base))
+    for key in sweep.search_space().distributions:
+        if OmegaConf.select(cfg, key, default=_MISSING) is _MISSING:
+            raise ConfigError(f"sweep.space.{key} names no config key (e.g. model.segments, optim.lr)")
+    for point in sweep.search_space().probe_points() + [dict(p) for p in sweep.enqueue]:
+        try:
+            load_settings(trial_config(base, point, study=sweep.name, monitor=sweep.objectives[0]))
+        except ConfigError as error:
+            raise ConfigError(f"sweep value {point} cannot run: {error}") from None
+
+
+def gpu_slices(workers: int | None, devices_per_trial: int) -> tuple[int, list[str | None]]:
+    """How many workers, and the CUDA_VISIBLE_DEVICES of each (None on a CPU-only machine)."""
+    gpus = torch.cuda.device_count()
+    if gpus == 0:
+        return workers or 1, [None] * (workers or 1)
+    count = workers or max(1, gpus // devices_per_trial)
+    slices = [",".join(str((i * devices_per_trial + d) % gpus) for d in range(devices_per_trial))
+              for i in range(count)]
+    return count, slices
+
+
+class Sweep:
+    def __init__(self, base: dict[str, Any], settings: SweepSettings) -> None:
+        self.base = base
+        self.settings = settings
+        self.root = settings.root
+        self.url = storage_url(settings.storage, self.root)
+        storage = open_storage(self.url, heartbeat=settings.heartbeat,
+                               on_stale=book.stale_callback(settings.retries))
+        self.study = optuna.create_study(storage=storage, study_name=settings.name,
+                                         sampler=settings.build_sampler(), pruner=settings.build_pruner(),
+                                         directions=settings.directions, load_if_exists=True)
+        stored = [d.name.lower() for d in self.study.directions]
+        if stored != settings.directions:
+            raise ConfigError(f"study {settings.name!r} in {shown(self.url)} optimizes {stored}, but sweep.objectives "
+                              f"asks for {settings.directions}: use another sweep.name or storage")
+        self.space = settings.search_space()
+        devices = base["trainer"].get("devices", 1)
+        self.workers, self.gpus = gpu_slices(settings.workers, devices if isinstance(devices, int) else 1)
+        self.threads = max(1, (os.cpu_count() or 1) // self.workers)
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.running: dict[int, TrialProcess] = {}
+        self.console = Console(settings, self.workers)
+
+    def run(self) -> optuna.Study:
+        self.root.mkdir(parents=True, exist_ok=True)
+        if self.settings.enqueue and not self.study.trials:
+            for params in self.settings.enqueue:
+                self.study.enqueue_trial(dict(params))
+        self.console.start(shown(self.url), book.counts(self.study).done)
+        threads = [threading.Thread(target=self._worker, args=(i,), name=f"worker-{i}", daemon=True)
+                   for i in range(self.workers)]
+        for thread in threads:
+            thread.start()
+        while any(t.is_alive() for t in threads):
+            for thread in threads:
+                thread.join(timeout=0.2)
+        write_results(self.study, self.settings, self.root, self.url)
+        self.console.finish(self.study, self.root)
+        return self.study
+
+    def stop(self) -> None:
+        """Stop asking; end running trials cleanly (they are failed and queued again for a resume)."""
+        self.stopping.set()
+        for process in list(self.running.values()):
+            process.terminate()
+
+    def _next_trial(self) -> optuna.Trial | None:
+        with self.lock:
+            optuna.storages.fail_stale_trials(self.study)
+            done, pending, queued = book.counts(self.study)
+            if self.stopping.is_set() or (done + pending >= self.settings.total and not queued):
+                return None
+            trial = self.study.ask()
+            # A first beat at once: a trial whose worker dies before its process starts is still found stale.
+            if getattr(self.study._storage, "get_heartbeat_interval", lambda: None)() is not None:
+                self.study._storage.record_heartbeat(trial._trial_id)
+            return trial
+
+    def _worker(self, index: int) -> None:
+        while not self.stopping.is_set():
+            trial = self._next_trial()
+            if trial is None:
+                return
+            self._run_trial(trial, index)
+
+    def _run_trial(self, trial: optuna.Trial, index: int) -> None:
+        started = time.monotonic()
+        params = self.space.suggest(trial)
+        trial_dir = self.root / "trials" / str(trial.number)
+        trial_dir.mkdir(parents=True, exist_ok=True)
+        config = trial_config(self.base, params, study=self.settings.name, monitor=self.settings.objectives[0])
+        (trial_dir / TRIAL_CONFIG).write_text(OmegaConf.to_yaml(OmegaConf.create(config)))
+        architecture, rejected = check(config, self.settings.limits)
+        if architecture is not None:
+            trial.set_user_attr("params_count", architecture["params"])
+            trial.set_user_attr("flops", architecture["flops"])
+        trial.set_user_attr("dir", str(trial_dir))
+        if rejected is not None:  # never trains: over budget or an invalid combination
+            book.fail(self.study, trial, rejected, retry=False, max_retries=0)
+            self.console.trial_done(trial.number, params, "FAIL", None, rejected, time.monotonic() - started)
+            return
+        self.console.trial_started(trial.number, params, rerun_command(trial_dir))
+        env = {"OMP_NUM_THREADS": str(self.threads)}
+        if self.gpus[index] is not None:
+            env["CUDA_VISIBLE_DEVICES"] = self.gpus[index]
+        link = TrialLink(storage=self.url, study=self.settings.name, trial_id=trial._trial_id, number=trial.number,
+                         pruner=dict(self.settings.pruner), monitor=self.settings.objectives[0])
+        process = TrialProcess(trial_dir=trial_dir, link=link, env=env, storage=self.study._storage,
+                               heartbeat=self.settings.heartbeat)
+        self.running[trial.number] = process
+        try:
+            code = process.run()
+        finally:
+            self.running.pop(trial.number, None)
+        result = outcome(code, trial_dir, self.settings.objectives, interrupted=self.stopping.is_set())
+        if result.state == optuna.trial.TrialState.FAIL:
+            retried = book.fail(self.study, trial, result.reason, retry=result.retry,
+                                max_retries=self.settings.retries)
+            reason = result.reason + (" (queued again)" if retried else "")
+        else:
+            self.study.tell(trial, values=result.values, state=result.state)
+            reason = None
+        self.console.trial_done(trial.number, params, result.state.name, result.values, reason,
+                                time.monotonic() - started, study=self.study)
+
+
+def run_sweep(cfg: DictConfig) -> float | None:
+    values = OmegaConf.to_container(cfg, resolve=True)
+    settings = SweepSettings.from_mapping(values.pop("sweep"))
+    load_settings(values)  # the base config must be valid before any trial is asked for
+    validate_space(values, settings)
+    sweep = Sweep(values, settings)
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def on_signal(signum, frame):
+        print(f"\nxsearch sweep: {signal.Signals(signum).name}: stopping; running trials are ended and queued "
+              "again, the study stays consistent. Re-run the same command to resume.", flush=True)
+        sweep.stop()
+
+    for sig in previous:
+        signal.signal(sig, on_signal)
+    try:
+        study = sweep.run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if sweep.stopping.is_set():
+        raise SystemExit(130)
+    completed = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE]
+    if len(settings.objectives) == 1 and completed:
+        return study.best_value
+    return None
+

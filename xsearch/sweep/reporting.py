@@ -1,0 +1,61 @@
+"""Inside a trial's process: report the validation metric to Optuna every epoch and stop when the pruner says so.
+
+The worker that launched the trial passes the study's coordinates in the
+environment (never in a config or a log: a storage URL may hold a password), so
+a trial's saved config re-runs alone as an ordinary training run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from typing import Any
+
+import optuna
+import pytorch_lightning as pl
+
+TRIAL_ENV = "XSEARCH_TRIAL"
+
+
+@dataclasses.dataclass(frozen=True)
+class TrialLink:
+    storage: str
+    study: str
+    trial_id: int
+    number: int
+    pruner: dict[str, Any]
+    monitor: str
+
+    def to_env(self) -> str:
+        return json.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_env(cls) -> TrialLink | None:
+        raw = os.environ.get(TRIAL_ENV)
+        return cls(**json.loads(raw)) if raw else None
+
+
+class OptunaReporter(pl.Callback):
+    """Reports `monitor` after each validation; rank 0 asks the pruner and every rank stops together."""
+
+    def __init__(self, link: TrialLink) -> None:
+        from xsearch.sweep.settings import build_pruner
+        from xsearch.sweep.storage import open_storage
+
+        self.link = link
+        study = optuna.load_study(study_name=link.study, storage=open_storage(link.storage),
+                                  pruner=build_pruner(link.pruner))
+        self.trial = optuna.Trial(study, link.trial_id)
+        self.pruned_at: int | None = None
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.sanity_checking or self.link.monitor not in trainer.callback_metrics:
+            return
+        prune = False
+        if trainer.is_global_zero:
+            self.trial.report(float(trainer.callback_metrics[self.link.monitor]), step=trainer.current_epoch)
+            prune = self.trial.should_prune()
+        if trainer.strategy.broadcast(prune, src=0):
+            self.pruned_at = trainer.current_epoch
+            trainer.should_stop = True

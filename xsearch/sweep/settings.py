@@ -1,0 +1,128 @@
+"""The `sweep` config node: study, sampler, pruner, objectives, space and limits, validated up front."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+from xsearch import validate
+from xsearch.sweep.space import SearchSpace, flatten
+from xsearch.validate import ConfigError
+
+DIRECTIONS = {"val/acc": "maximize", "val/acc5": "maximize", "val/loss": "minimize",
+              "params": "minimize", "flops": "minimize"}
+SAMPLERS = {"grid": None, "tpe": optuna.samplers.TPESampler, "random": optuna.samplers.RandomSampler,
+            "nsga2": optuna.samplers.NSGAIISampler}
+PRUNERS = {"none": optuna.pruners.NopPruner, "median": optuna.pruners.MedianPruner,
+           "successive_halving": optuna.pruners.SuccessiveHalvingPruner,
+           "hyperband": optuna.pruners.HyperbandPruner}
+
+
+def _build(kind: str, table: Mapping[str, Any], node: Mapping[str, Any], **extra: Any) -> Any:
+    options = dict(node)
+    name = options.pop("name", None)
+    validate.choice(f"sweep.{kind}.name", name, table)
+    try:
+        return table[name](**options, **extra) if table[name] is not None else None
+    except TypeError as error:  # an option the Optuna class does not take
+        raise ConfigError(f"sweep.{kind} ({name}): {error}") from None
+
+
+def build_pruner(node: Mapping[str, Any]) -> optuna.pruners.BasePruner:
+    return _build("pruner", PRUNERS, node)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SweepSettings:
+    name: str
+    space: Mapping[str, Any]
+    n_trials: int | None = None  # the study's total; null: the whole grid
+    workers: int | None = None  # null: one per visible GPU, else 1
+    storage: str | None = None  # null: SQLite file in `dir`; an RDB URL; or a path ending .log (journal file)
+    dir: str | None = None  # null: sweeps/<name>
+    sampler: Mapping[str, Any] = dataclasses.field(default_factory=lambda: {"name": "tpe", "seed": 0})
+    pruner: Mapping[str, Any] = dataclasses.field(default_factory=lambda: {"name": "none"})
+    objectives: tuple[str, ...] = ("val/acc",)
+    limits: Mapping[str, Any] = dataclasses.field(default_factory=lambda: {"params": None, "flops": None})
+    retries: int = 2  # reruns of a trial whose process or worker died (not of one that failed by itself)
+    heartbeat: int = 20  # seconds between a worker's heartbeats; a trial silent for 3 of them is stale
+    enqueue: tuple[Mapping[str, Any], ...] = ()  # trials to run first, in order, e.g. [{optim: {lr: 0.01}}]
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name or "/" in self.name:
+            raise validate.bad("sweep.name", self.name, "a non-empty name without '/'")
+        validate.integer("sweep.n_trials", self.n_trials, low=1, optional=True)
+        validate.integer("sweep.workers", self.workers, low=1, optional=True)
+        validate.integer("sweep.retries", self.retries, low=0)
+        validate.integer("sweep.heartbeat", self.heartbeat, low=1)
+        validate.choice("sweep.sampler.name", self.sampler.get("name"), SAMPLERS)
+        validate.choice("sweep.pruner.name", self.pruner.get("name"), PRUNERS)
+        object.__setattr__(self, "objectives", tuple(self.objectives))
+        # Queued trials are written like the space (nested, or with dotted keys) and stored flat.
+        object.__setattr__(self, "enqueue", tuple(flatten(point) for point in self.enqueue))
+        if not self.objectives:
+            raise ConfigError("sweep.objectives is empty: expected e.g. [val/acc]")
+        for objective in self.objectives:
+            validate.choice("sweep.objectives", objective, DIRECTIONS)
+        if not self.objectives[0].startswith("val/"):
+            raise ConfigError(f"sweep.objectives[0]={self.objectives[0]!r} is invalid: the first objective is "
+                              "what training reports every epoch, one of val/acc, val/acc5, val/loss")
+        unknown = sorted(set(self.limits) - {"params", "flops"})
+        if unknown:
+            raise ConfigError(f"unknown sweep.limits key(s) {', '.join(unknown)}; valid: params, flops")
+        for key, value in self.limits.items():
+            validate.number(f"sweep.limits.{key}", value, low=0, low_open=True, optional=True)
+        if len(self.objectives) > 1 and self.pruner.get("name", "none") != "none":
+            raise ConfigError("sweep.pruner must be none with several objectives: Optuna prunes single-objective "
+                              "studies only")
+        space = self.search_space()  # validates every entry
+        self.build_pruner()
+        if self.sampler.get("name") == "grid":
+            if space.grid() is None:
+                raise ConfigError("sweep.sampler.name=grid needs a discrete space: choices, int ranges or float "
+                                  "ranges with a step")
+            size = len(space.grid_points())
+            if self.n_trials is not None and self.n_trials > size:
+                raise ConfigError(f"sweep.n_trials={self.n_trials} exceeds the grid's {size} points")
+            if self.enqueue:
+                raise ConfigError("sweep.enqueue needs a sampler other than grid: the grid already fixes every "
+                                  "trial")
+        elif self.n_trials is None:
+            raise ConfigError("sweep.n_trials=None is invalid: expected an integer >= 1 (only a grid has a "
+                              "natural size)")
+        self.build_sampler()
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> SweepSettings:
+        return validate.from_mapping(cls, values, "sweep")
+
+    def search_space(self) -> SearchSpace:
+        return SearchSpace(self.space)
+
+    @property
+    def directions(self) -> list[str]:
+        return [DIRECTIONS[o] for o in self.objectives]
+
+    @property
+    def total(self) -> int:
+        return self.n_trials if self.n_trials is not None else len(self.search_space().grid_points())
+
+    @property
+    def root(self) -> Path:
+        return Path(self.dir if self.dir is not None else Path("sweeps") / self.name).expanduser().resolve()
+
+    def build_sampler(self) -> optuna.samplers.BaseSampler | None:
+        if self.sampler.get("name") == "grid":
+            options = {k: v for k, v in self.sampler.items() if k != "name"}
+            try:
+                return optuna.samplers.GridSampler(self.search_space().grid(), **options)
+            except TypeError as error:
+                raise ConfigError(f"sweep.sampler (grid): {error}") from None
+        return _build("sampler", SAMPLERS, self.sampler)
+
+    def build_pruner(self) -> optuna.pruners.BasePruner:
+        return build_pruner(self.pruner)

@@ -1,0 +1,83 @@
+"""The study's bookkeeping: which trials count toward `n_trials`, and retrying those whose process died.
+
+A trial counts once it is COMPLETE, PRUNED or FAIL for a reason of its own.
+When a trial's process or worker died, a copy with the same parameters is
+queued (WAITING) before the original is failed, a bounded number of times; the
+copy names the original (`retry_of`), which then no longer counts. So a resumed
+or surviving worker runs it again and nothing is lost or run twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+RETRIES = "retries"  # user attr of a queued copy: how many retries of these parameters so far
+RETRY_OF = "retry_of"  # user attr of a queued copy: the number of the trial it reruns
+RETRY_REASON = "retry_reason"  # user attr of a queued copy: why the original ended
+REASON = "failure_reason"  # user attr of a trial that failed by itself
+PENDING = (TrialState.RUNNING, TrialState.WAITING)
+
+
+def retried_numbers(trials: list[FrozenTrial]) -> dict[int, str]:
+    """Trial number -> why it was retried, for every trial that has a queued or finished copy."""
+    return {t.user_attrs[RETRY_OF]: t.user_attrs.get(RETRY_REASON, "") for t in trials if RETRY_OF in t.user_attrs}
+
+
+class Counts(NamedTuple):
+    done: int  # finished trials that count toward n_trials
+    pending: int  # running or queued
+    queued: int  # WAITING: must be run whatever the total says
+
+
+def counts(study: optuna.Study) -> Counts:
+    trials = study.get_trials(deepcopy=False)
+    retried = retried_numbers(trials)
+    return Counts(done=sum(t.state.is_finished() and t.number not in retried for t in trials),
+                  pending=sum(t.state in PENDING for t in trials),
+                  queued=sum(t.state == TrialState.WAITING for t in trials))
+
+
+def queue_retry(study: optuna.Study, trial: FrozenTrial, reason: str, *, max_retries: int) -> bool:
+    """Queue a copy of `trial` unless its parameters have used up their retries; True when queued."""
+    used = trial.user_attrs.get(RETRIES, 0)
+    if used >= max_retries:
+        return False
+    study.enqueue_trial(trial.params, user_attrs={RETRIES: used + 1, RETRY_OF: trial.number, RETRY_REASON: reason},
+                        skip_if_exists=False)
+    return True
+
+
+def fail(study: optuna.Study, trial: optuna.Trial, reason: str, *, retry: bool, max_retries: int) -> bool:
+    """End `trial` as FAIL with its reason; a retry is queued first, so the count never dips."""
+    trial.set_user_attr(REASON, reason)
+    frozen = study._storage.get_trial(trial._trial_id)
+    retried = retry and queue_retry(study, frozen, reason, max_retries=max_retries)
+    study.tell(trial, state=TrialState.FAIL)
+    return retried
+
+
+def stale_callback(max_retries: int):
+    """For Optuna's heartbeat: a trial whose worker stopped beating has been failed by Optuna; retry it."""
+
+    def on_stale(study: optuna.Study, trial: FrozenTrial) -> None:
+        queue_retry(study, trial, "worker stopped: no heartbeat", max_retries=max_retries)
+
+    return on_stale
+
+
+def trial_rows(study: optuna.Study) -> list[dict[str, Any]]:
+    trials = study.get_trials(deepcopy=False)
+    retried = retried_numbers(trials)
+    return [{
+        "number": t.number,
+        "state": t.state.name,
+        "params": t.params,
+        "values": t.values,
+        "duration_s": t.duration.total_seconds() if t.duration else None,
+        "reason": t.user_attrs.get(REASON) or retried.get(t.number),
+        "retried": t.number in retried,
+        "retry_of": t.user_attrs.get(RETRY_OF),
+    } for t in trials]

@@ -1,0 +1,150 @@
+"""One trial, run by a worker: its config, a budget check, its own process, and what its end means.
+
+Each trial trains in a child process so that anything (an exception, NaN, an
+out-of-memory error, a segfault, a kill) ends that trial only. The child is an
+ordinary `python -m xsearch` run of the trial's saved config, which is also the
+command a user re-runs it with.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import optuna
+from omegaconf import OmegaConf
+
+from xsearch.settings import load_settings
+from xsearch.sweep.reporting import TRIAL_ENV, TrialLink
+from xsearch.training.run import SUMMARY, plan
+from xsearch.validate import ConfigError
+
+TRIAL_CONFIG = "trial.yaml"
+TRIAL_LOG = "trial.out"
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    state: optuna.trial.TrialState
+    values: list[float] | None = None
+    reason: str | None = None
+    retry: bool = False  # the process or its worker died: the trial itself is not at fault
+    summary: dict[str, Any] | None = None
+
+
+def trial_config(base: Mapping[str, Any], params: Mapping[str, Any], *, study: str, monitor: str) -> dict[str, Any]:
+    """The base config with this trial's values, tracked as one W&B run in the study's group."""
+    cfg = OmegaConf.create(dict(base))
+    for key, value in params.items():
+        OmegaConf.update(cfg, key, value, merge=False)
+    cfg.monitor = monitor
+    cfg.logger.group = study
+    cfg.logger.job_type = "trial"
+    cfg.logger.tags = [f"{key.rsplit('.', 1)[-1]}={value}" for key, value in params.items()]
+    return OmegaConf.to_container(cfg)
+
+
+def check(config: Mapping[str, Any], limits: Mapping[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+    """The trial's architecture, or why it must not train: an invalid config or a cost over the sweep's limits."""
+    try:
+        architecture = plan(load_settings(config)).architecture
+    except ConfigError as error:
+        return None, f"invalid config: {error}"
+    for metric in ("params", "flops"):
+        limit = limits.get(metric)
+        if limit is not None and architecture[metric] > limit:
+            return architecture, f"over budget: {metric} {architecture[metric]:,} > limit {int(limit):,}"
+    return architecture, None
+
+
+def rerun_command(trial_dir: Path) -> str:
+    return f"python -m xsearch --config-path={trial_dir} --config-name=trial hydra.run.dir={trial_dir}/rerun"
+
+
+def objective_values(summary: Mapping[str, Any], objectives: list[str]) -> list[float] | None:
+    best = summary.get("best") or {}
+    values = [summary[o] if o in ("params", "flops") else best.get(o) for o in objectives]
+    return None if any(v is None for v in values) else [float(v) for v in values]
+
+
+class TrialProcess:
+    """A trial's child process, kept alive in the study by heartbeats until it ends."""
+
+    def __init__(self, *, trial_dir: Path, link: TrialLink, env: Mapping[str, str],
+                 storage: optuna.storages.BaseStorage, heartbeat: int) -> None:
+        self.trial_dir = trial_dir
+        self.link = link
+        self.env = {**os.environ, **env, TRIAL_ENV: link.to_env()}
+        self.storage = storage
+        self.heartbeat = heartbeat
+        self.process: subprocess.Popen | None = None
+        self.stopped = threading.Event()
+
+    def run(self) -> int:
+        command = [sys.executable, "-m", "xsearch", f"--config-path={self.trial_dir}", "--config-name=trial",
+                   f"hydra.run.dir={self.trial_dir}"]
+        with open(self.trial_dir / TRIAL_LOG, "w") as log:
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=self.env,
+                                            start_new_session=True)  # a Ctrl-C reaches the driver, not the trial
+            beating = threading.Thread(target=self._beat, daemon=True)
+            beating.start()
+            code = self.process.wait()
+        self.stopped.set()
+        return code
+
+    def terminate(self) -> None:
+        """Ask the trial to stop (it finishes its W&B run and summary), then insist."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+    def _beat(self) -> None:
+        if not isinstance(self.storage, optuna.storages.RDBStorage) or self.storage.get_heartbeat_interval() is None:
+            return
+        while True:
+            self.storage.record_heartbeat(self.link.trial_id)
+            if self.stopped.wait(self.heartbeat):
+                return
+
+
+def outcome(code: int, trial_dir: Path, objectives: list[str], *, interrupted: bool) -> Outcome:
+    """What the end of a trial's process means for the study."""
+    path = trial_dir / SUMMARY
+    summary = json.loads(path.read_text()) if path.is_file() else None
+    status = summary["status"] if summary is not None else None
+    if status == "pruned":
+        return Outcome(optuna.trial.TrialState.PRUNED, summary=summary)
+    if interrupted and status != "completed":  # finished in time is finished, stopping or not
+        return Outcome(optuna.trial.TrialState.FAIL, reason="interrupted: the sweep was stopped", retry=True,
+                       summary=summary)
+    if summary is None or code < 0:
+        if code < 0:
+            reason = f"trial process killed by {signal.Signals(-code).name}"
+        else:
+            reason = f"trial process exited with code {code} before writing {SUMMARY}: {_tail(trial_dir)}"
+        return Outcome(optuna.trial.TrialState.FAIL, reason=reason, retry=code < 0, summary=summary)
+    if status == "failed":
+        return Outcome(optuna.trial.TrialState.FAIL, reason=summary["error"], summary=summary)
+    values = objective_values(summary, objectives)
+    if values is None:
+        return Outcome(optuna.trial.TrialState.FAIL, reason=f"no value for {objectives} in {SUMMARY}",
+                       summary=summary)
+    return Outcome(optuna.trial.TrialState.COMPLETE, values=values, summary=summary)
+
+
+def _tail(trial_dir: Path, lines: int = 3) -> str:
+    log = trial_dir / TRIAL_LOG
+    text = log.read_text(errors="replace").strip().splitlines() if log.is_file() else []
+    return " | ".join(text[-lines:]) or "no output"

@@ -109,6 +109,7 @@ def test_two_workers_finish_exactly_n_trials_and_a_nan_trial_fails_alone(tmp_pat
     assert results["counts"] == {"COMPLETE": 2, "FAIL": 2} and len(results["best_trials"]) == 1
     assert "re-run alone: python -m xsearch --config-path=" in out.stdout
     assert "xsearch sweep mixed: 2 COMPLETE, 2 FAIL" in out.stdout
+    assert "Traceback" not in out.stderr  # e.g. a worker thread dying when the grid runs out
 
     # The saved config of a trial re-runs alone as a plain training run and rebuilds the same network.
     first = json.loads((tmp_path / "trials" / "0" / "summary.json").read_text())
@@ -253,3 +254,19 @@ def test_sigint_stops_cleanly_marks_the_running_trial_and_finishes_its_wandb_run
     summary = json.loads((tmp_path / "trials" / "0" / "summary.json").read_text())
     assert summary["status"] == "failed" and "stopped by SIGTERM" in summary["error"]
     assert 3 <= summary["epochs"] < 5000
+
+
+def test_two_driver_processes_share_one_study_without_duplicates_or_extra_trials(tmp_path):
+    args = ["+sweep=activation", "sweep.name=shared", "sweep.workers=1", "sweep.n_trials=4"]
+    env = {**os.environ, "WANDB_MODE": "offline"}
+    drivers = [subprocess.Popen(sweep_cmd(tmp_path, *args), cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    outputs = [d.communicate(timeout=300)[0] for d in drivers]
+    assert [d.returncode for d in drivers] == [0, 0], outputs[0][-2000:] + outputs[1][-2000:]
+    study = load(tmp_path, "shared")
+    counted = [t for t in study.trials if not t.user_attrs.get("surplus")]
+    assert len(counted) == 4 and all(t.state == TrialState.COMPLETE for t in counted)
+    assert len({tuple(sorted(t.params.items())) for t in counted}) == 4
+    assert all(t.state == TrialState.FAIL for t in study.trials if t.user_attrs.get("surplus"))
+    ran = {p.name for p in (tmp_path / "trials").iterdir() if (p / "summary.json").exists()}
+    assert ran == {str(t.number) for t in counted}  # a surplus trial never trains

@@ -43,6 +43,13 @@ def offline_run(run_dir: Path) -> Path:
     return runs[0]
 
 
+def latest_offline_run(run_dir: Path) -> Path:
+    """The newest offline run (a report re-made adds a run; the earlier ones stay, as W&B history)."""
+    runs = sorted((Path(run_dir) / "wandb").glob("offline-run-*/run-*.wandb"))
+    assert runs, f"no offline W&B run under {run_dir}"
+    return runs[-1]
+
+
 def _items(path: Path, kinds: dict) -> dict:
     values = {}
     for record in records(path):

@@ -19,6 +19,7 @@ import optuna
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from xsearch.report import write_report
 from xsearch.settings import load_settings
 from xsearch.sweep import study as book
 from xsearch.sweep.console import Console
@@ -64,6 +65,7 @@ class Sweep:
         self.base = base
         self.settings = settings
         self.root = settings.root
+        self.root.mkdir(parents=True, exist_ok=True)  # the default SQLite file lives here
         self.url = storage_url(settings.storage, self.root)
         storage = open_storage(self.url, heartbeat=settings.heartbeat,
                                on_stale=book.stale_callback(settings.retries))
@@ -74,6 +76,7 @@ class Sweep:
         if stored != settings.directions:
             raise ConfigError(f"study {settings.name!r} in {shown(self.url)} optimizes {stored}, but sweep.objectives "
                               f"asks for {settings.directions}: use another sweep.name or storage")
+        self.study.set_user_attr("objectives", list(settings.objectives))  # names for the report
         self.space = settings.search_space()
         devices = base["trainer"].get("devices", 1)
         self.workers, self.gpus = gpu_slices(settings.workers, devices if isinstance(devices, int) else 1)
@@ -84,7 +87,6 @@ class Sweep:
         self.console = Console(settings, self.workers)
 
     def run(self) -> optuna.Study:
-        self.root.mkdir(parents=True, exist_ok=True)
         if self.settings.enqueue and not self.study.trials:
             for params in self.settings.enqueue:
                 self.study.enqueue_trial(dict(params))
@@ -98,6 +100,12 @@ class Sweep:
                 thread.join(timeout=0.2)
         write_results(self.study, self.settings, self.root, self.url)
         self.console.finish(self.study, self.root)
+        try:
+            write_report(self.root, storage=self.url, study_name=self.settings.name,
+                         wandb=self.base["logger"]["name"] == "wandb")
+        except Exception as error:  # the study and results stand; the report can be re-made on its own
+            print(f"xsearch sweep: the report failed ({type(error).__name__}: {error}); "
+                  f"re-run it with: python -m xsearch.report {self.root}", flush=True)
         return self.study
 
     def stop(self) -> None:
@@ -108,11 +116,16 @@ class Sweep:
 
     def _next_trial(self) -> optuna.Trial | None:
         with self.lock:
-            optuna.storages.fail_stale_trials(self.study)
-            done, pending, queued = book.counts(self.study)
-            if self.stopping.is_set() or (done + pending >= self.settings.total and not queued):
-                return None
-            trial = self.study.ask()
+            while True:
+                optuna.storages.fail_stale_trials(self.study)
+                done, pending, queued = book.counts(self.study)
+                if self.stopping.is_set() or (done + pending >= self.settings.total and not queued):
+                    return None
+                trial = self.study.ask()
+                if not book.is_surplus(self.study, trial, self.settings.total):
+                    break
+                trial.set_user_attr(book.SURPLUS, True)  # another process took the last slot first
+                self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
             # A first beat at once: a trial whose worker dies before its process starts is still found stale.
             if getattr(self.study._storage, "get_heartbeat_interval", lambda: None)() is not None:
                 self.study._storage.record_heartbeat(trial._trial_id)
@@ -148,7 +161,7 @@ class Sweep:
         link = TrialLink(storage=self.url, study=self.settings.name, trial_id=trial._trial_id, number=trial.number,
                          pruner=dict(self.settings.pruner), monitor=self.settings.objectives[0])
         process = TrialProcess(trial_dir=trial_dir, link=link, env=env, storage=self.study._storage,
-                               heartbeat=self.settings.heartbeat)
+                               heartbeat=self.settings.heartbeat, stopping=self.stopping)
         self.running[trial.number] = process
         try:
             code = process.run()

@@ -22,6 +22,14 @@ PRUNERS = {"none": optuna.pruners.NopPruner, "median": optuna.pruners.MedianPrun
            "hyperband": optuna.pruners.HyperbandPruner}
 
 
+class GridSampler(optuna.samplers.GridSampler):
+    """Optuna's grid sampler, minus its `study.stop()` once the grid is done: that call only works inside
+    `Study.optimize`, and xsearch's workers stop by counting trials against `n_trials` instead."""
+
+    def after_trial(self, study, trial, state, values) -> None:
+        pass
+
+
 def _build(kind: str, table: Mapping[str, Any], node: Mapping[str, Any], **extra: Any) -> Any:
     options = dict(node)
     name = options.pop("name", None)
@@ -119,7 +127,7 @@ class SweepSettings:
         if self.sampler.get("name") == "grid":
             options = {k: v for k, v in self.sampler.items() if k != "name"}
             try:
-                return optuna.samplers.GridSampler(self.search_space().grid(), **options)
+                return GridSampler(self.search_space().grid(), **options)
             except TypeError as error:
                 raise ConfigError(f"sweep.sampler (grid): {error}") from None
         return _build("sampler", SAMPLERS, self.sampler)

@@ -18,6 +18,7 @@ RETRIES = "retries"  # user attr of a queued copy: how many retries of these par
 RETRY_OF = "retry_of"  # user attr of a queued copy: the number of the trial it reruns
 RETRY_REASON = "retry_reason"  # user attr of a queued copy: why the original ended
 REASON = "failure_reason"  # user attr of a trial that failed by itself
+SURPLUS = "surplus"  # user attr of a trial asked for past n_trials by a racing process: never run, never counted
 PENDING = (TrialState.RUNNING, TrialState.WAITING)
 
 
@@ -33,11 +34,22 @@ class Counts(NamedTuple):
 
 
 def counts(study: optuna.Study) -> Counts:
-    trials = study.get_trials(deepcopy=False)
+    trials = [t for t in study.get_trials(deepcopy=False) if not t.user_attrs.get(SURPLUS)]
     retried = retried_numbers(trials)
     return Counts(done=sum(t.state.is_finished() and t.number not in retried for t in trials),
                   pending=sum(t.state in PENDING for t in trials),
                   queued=sum(t.state == TrialState.WAITING for t in trials))
+
+
+def is_surplus(study: optuna.Study, trial: optuna.Trial, total: int) -> bool:
+    """Whether `trial` is past the study's total. Workers in several processes can each see room for one
+    more trial and ask at once; trial numbers are handed out atomically by the storage, so the lowest
+    numbers win the slots, whichever process looks."""
+    if RETRY_OF in trial.user_attrs:  # a retry replaces its original: it takes no new slot
+        return False
+    earlier = [t for t in study.get_trials(deepcopy=False) if t.number < trial.number]
+    slots = [t for t in earlier if RETRY_OF not in t.user_attrs and not t.user_attrs.get(SURPLUS)]
+    return len(slots) >= total
 
 
 def queue_retry(study: optuna.Study, trial: FrozenTrial, reason: str, *, max_retries: int) -> bool:
@@ -69,7 +81,7 @@ def stale_callback(max_retries: int):
 
 
 def trial_rows(study: optuna.Study) -> list[dict[str, Any]]:
-    trials = study.get_trials(deepcopy=False)
+    trials = [t for t in study.get_trials(deepcopy=False) if not t.user_attrs.get(SURPLUS)]
     retried = retried_numbers(trials)
     return [{
         "number": t.number,

@@ -79,12 +79,13 @@ class TrialProcess:
     """A trial's child process, kept alive in the study by heartbeats until it ends."""
 
     def __init__(self, *, trial_dir: Path, link: TrialLink, env: Mapping[str, str],
-                 storage: optuna.storages.BaseStorage, heartbeat: int) -> None:
+                 storage: optuna.storages.BaseStorage, heartbeat: int, stopping: threading.Event) -> None:
         self.trial_dir = trial_dir
         self.link = link
         self.env = {**os.environ, **env, TRIAL_ENV: link.to_env()}
         self.storage = storage
         self.heartbeat = heartbeat
+        self.sweep_stopping = stopping
         self.process: subprocess.Popen | None = None
         self.stopped = threading.Event()
 
@@ -94,6 +95,8 @@ class TrialProcess:
         with open(self.trial_dir / TRIAL_LOG, "w") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=self.env,
                                             start_new_session=True)  # a Ctrl-C reaches the driver, not the trial
+            if self.sweep_stopping.is_set():  # the sweep stopped while this trial was being prepared
+                self.terminate()
             beating = threading.Thread(target=self._beat, daemon=True)
             beating.start()
             code = self.process.wait()

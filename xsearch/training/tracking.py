@@ -86,6 +86,8 @@ def build_loggers(settings: LoggerSettings, run_dir: Path, *, name: str) -> list
     # The metrics CSV lands at <run_dir>/metrics.csv.
     loggers: list[Logger] = [CSVLogger(save_dir=str(run_dir), name="", version="")]
     if settings.name == "wandb":
+        if os.environ.get("WANDB_MODE") == "":  # set but empty: wandb would reject it outright
+            del os.environ["WANDB_MODE"]
         loggers.append(WandbLogger(
             project=settings.project, entity=settings.entity, group=settings.group, job_type=settings.job_type,
             tags=list(settings.tags), name=name, save_dir=str(run_dir), mode=wandb_mode(settings.mode),

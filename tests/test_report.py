@@ -1,0 +1,288 @@
+"""`python -m xsearch.report`: the report of one small real sweep, checked against the study; edge cases on
+studies built directly with Optuna (one trial, running and queued trials, pruned and retried ones, no study)."""
+
+import contextlib
+import csv
+import io
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.distributions import CategoricalDistribution
+from optuna.trial import TrialState
+
+import wandb_records
+from xsearch.report import NoStudyError, write_report
+
+ROOT = Path(__file__).resolve().parents[1]
+STATES = {TrialState.COMPLETE: "complete", TrialState.PRUNED: "pruned", TrialState.FAIL: "failed",
+          TrialState.RUNNING: "running", TrialState.WAITING: "waiting"}
+# The spectrum's two ends that fit the budget x both op orders x 2 seeds: 8 trials of 2 tiny epochs, two at a
+# time. segments=1 is over the params limit, so its 4 trials fail at once, before training (no summary.json).
+SWEEP = ["+sweep=separability", "sweep.name=spectrum", "sweep.space.model.segments=[1,4,depthwise]",
+         "sweep.space.seed=[0,1]", "sweep.limits.params=1000000", "sweep.workers=2", "trainer.max_epochs=2",
+         "+trainer.limit_train_batches=2", "+trainer.limit_val_batches=1", "model.width=0.125",
+         "model.middle_depth=1", "data.batch_size=16", "model.budget=null", "logger=wandb"]
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sweep")
+    out = subprocess.run([sys.executable, "-m", "xsearch", *SWEEP, f"sweep.dir={root}"], cwd=ROOT,
+                         env={**os.environ, "WANDB_MODE": "offline"}, capture_output=True, text=True, timeout=400)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        report = write_report(root)
+    study = optuna.load_study(study_name="spectrum", storage=f"sqlite:///{root / 'study.db'}")
+    return {"root": root, "report": report, "study": study, "printed": printed.getvalue()}
+
+
+def plots(report: Path) -> dict:
+    return {p["name"]: p for p in json.loads((report / "plots.json").read_text())}
+
+
+def rows(report: Path) -> list[dict]:
+    with open(report / "trials.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def summaries(root: Path) -> dict[int, dict]:
+    return {int(p.parent.name): json.loads(p.read_text()) for p in (root / "trials").glob("*/summary.json")}
+
+
+def test_the_table_has_one_row_per_trial_matching_the_study(sweep):
+    table, trials = rows(sweep["report"]), sweep["study"].trials
+    assert [int(r["number"]) for r in table] == [t.number for t in trials]
+    by_number = summaries(sweep["root"])
+    for row, trial in zip(table, trials):
+        assert row["state"] == STATES[trial.state]
+        assert {k: row[k] for k in trial.params} == {k: str(v) for k, v in trial.params.items()}
+        if trial.state == TrialState.COMPLETE:
+            summary = by_number[trial.number]
+            assert float(row["value"]) == trial.value == float(row["best/val/acc"])
+            assert row["wandb_id"] == summary["wandb"]["id"]
+            assert row["knob.segments"] == str(summary["model"]["segments"])
+            assert int(row["params"]) == summary["params"] and int(row["epochs"]) == 2
+            assert {"final/val/loss", "best/val/acc5"} <= set(row) and row["reason"] == ""
+        else:  # over the params limit: failed before training, its cost known from the budget check
+            assert trial.state == TrialState.FAIL and trial.params["model.segments"] == 1
+            assert row["reason"].startswith("over budget: params") and row["value"] == "" and row["wandb_id"] == ""
+            assert int(row["params"]) == trial.user_attrs["params_count"] > 1_000_000
+    assert "trials (8 complete, 4 failed)" in sweep["printed"] and "### Best trials by val/acc" in sweep["printed"]
+    best = max(t.value for t in trials if t.value is not None)
+    assert f"| {best:.4f} |" in sweep["printed"]
+
+
+def test_the_spectrum_has_one_series_per_op_order_at_the_swept_segments(sweep):
+    spectrum = plots(sweep["report"])["spectrum"]
+    assert spectrum["path"] and spectrum["data"]["key"] == "model.op_order"
+    series = spectrum["data"]["series"]
+    assert set(series) == {"depthwise_first", "pointwise_first"}
+    by_number = summaries(sweep["root"])
+    for op_order, line in series.items():
+        assert line["segments"] == [4, "depthwise"] and line["x"] == [4, 8]  # depthwise one octave past 4
+        assert line["n"] == [2, 2]  # the two seeds
+        for segments, mean, low, high in zip(line["segments"], line["mean"], line["min"], line["max"]):
+            accuracies = [s["best"]["val/acc"] for s in by_number.values()
+                          if s["model"]["op_order"] == op_order and s["model"]["segments"] == segments]
+            assert mean == pytest.approx(statistics.fmean(accuracies))
+            assert (low, high) == (min(accuracies), max(accuracies))
+
+
+def test_the_pareto_front_is_exactly_the_non_dominated_trials(sweep):
+    pareto = plots(sweep["report"])["pareto"]
+    points = {n: s for n, s in summaries(sweep["root"]).items() if s["status"] == "completed"}
+    for cost in ("params", "flops"):
+        expected = sorted(
+            n for n, s in points.items()
+            if not any(o[cost] <= s[cost] and o["best"]["val/acc"] >= s["best"]["val/acc"]
+                       and (o[cost] < s[cost] or o["best"]["val/acc"] > s["best"]["val/acc"]) for o in points.values()))
+        assert pareto["data"][cost]["pareto"] == expected
+        assert len(pareto["data"][cost]["points"]) == len(points) == 8
+
+
+def test_each_error_edf_rises_monotonically_from_zero_to_one(sweep):
+    edfs = {p["data"]["key"]: p for name, p in plots(sweep["report"]).items() if name.startswith("edf_")}
+    assert set(edfs) == {"model.segments", "model.op_order", "seed"}  # segments=1 never completed: only 4, depthwise
+    for plot in edfs.values():
+        assert Path(plot["path"]).is_file()
+        curves = plot["data"]["curves"]
+        assert sum(c["n"] for c in curves.values()) == 8
+        for curve in curves.values():
+            assert curve["F"][0] == 0 and curve["F"][-1] == 1
+            assert all(a <= b for a, b in zip(curve["F"], curve["F"][1:]))
+            assert all(a <= b for a, b in zip(curve["error"], curve["error"][1:]))
+            assert curve["min"] == curve["error"][0] and 0 <= curve["min"] <= curve["mean"] <= 1
+
+
+def test_importance_and_learning_curves_come_from_the_study_and_metrics(sweep):
+    drawn = plots(sweep["report"])
+    importance = drawn["importance"]["data"]
+    assert importance["method"] == "fANOVA" and set(importance["importances"]) == {"model.segments",
+                                                                                   "model.op_order", "seed"}
+    assert sum(importance["importances"].values()) == pytest.approx(1)
+    curves = drawn["curves"]["data"]
+    complete = {t.number: t.value for t in sweep["study"].trials if t.state == TrialState.COMPLETE}
+    assert len(curves["best"]) == 5 and set(map(int, curves["best"])) <= set(complete)
+    assert min(complete[int(n)] for n in curves["best"]) >= sorted(complete.values())[-5]
+    assert all(c["epoch"] == [1, 2] and len(c["val/acc"]) == 2 for c in curves["best"].values())
+
+
+def test_the_page_embeds_every_png_and_is_self_contained(sweep):
+    report = sweep["report"]
+    page = (report / "index.html").read_text()
+    pngs = list(report.glob("*.png"))
+    assert len(pngs) == 7  # spectrum, pareto, 3 EDFs, importance, curves
+    assert page.count("data:image/png;base64,") == len(pngs)
+    assert "http://" not in page and "https://" not in page and "<script" not in page
+    assert page.count("<tr>") >= 12 + 1 and "over budget: params" in page
+
+
+def test_the_wandb_summary_run_holds_the_table_and_the_plots(sweep):
+    # The sweep's driver already reported once; the fixture's own call made the newest run.
+    path = wandb_records.latest_offline_run(sweep["report"])
+    run = next(r.run for r in wandb_records.records(path) if r.WhichOneof("record_type") == "run")
+    assert (run.run_group, run.job_type, run.project) == ("spectrum", "report", "xsearch")
+    summary = wandb_records.summary(path)
+    assert summary["trials/_type"] == "table-file" and summary["trials/nrows"] == 12
+    logged = json.loads((path.parent / "files" / summary["trials/path"]).read_text())
+    table = rows(sweep["report"])
+    assert logged["columns"] == list(table[0])
+    assert [str(r[0]) for r in logged["data"]] == [r["number"] for r in table]
+    assert {k.split("/")[1] for k in summary if k.startswith("plots/") and k.endswith("/_type")} == {
+        p.stem for p in sweep["report"].glob("*.png")}
+    assert wandb_records.config(path)["study"] == "spectrum"
+
+
+# --- studies made directly with Optuna ---------------------------------------------------------------
+
+ORDERS = CategoricalDistribution(["depthwise_first", "pointwise_first"])
+SEGMENTS = CategoricalDistribution([2, 8, "depthwise"])
+SEEDS = CategoricalDistribution([0, 1, 2])
+
+
+def trial_files(trial_dir: Path, *, status: str | None, accuracies: list[float], segments, op_order) -> None:
+    """What a trial's process leaves behind: metrics.csv per epoch and, once it ends, summary.json."""
+    trial_dir.mkdir(parents=True)
+    lines = ["epoch,step,val/acc,val/loss"] + [f"{e},{e},{a},{1 - a}" for e, a in enumerate(accuracies)]
+    (trial_dir / "metrics.csv").write_text("\n".join(lines) + "\n")
+    if status is None:
+        return
+    epochs = [{"epoch": e, "val/acc": a, "val/loss": 1 - a} for e, a in enumerate(accuracies)]
+    best = max(epochs, key=lambda e: e["val/acc"]) if epochs else None
+    params = 1000 * (10 if segments == "depthwise" else 100 // segments)
+    summary = {"status": status, "error": "training loss is nan" if status == "failed" else None,
+               "monitor": "val/acc", "objective": best and best["val/acc"], "final": epochs[-1] if epochs else None,
+               "best": best, "epochs": len(epochs), "params": params, "flops": 50 * params,
+               "model": {"conv": "separable", "segments": segments, "op_order": op_order, "width": 0.25},
+               "not_applicable": [], "wall_time_s": 1.5, "wandb": None}
+    (trial_dir / "summary.json").write_text(json.dumps(summary))
+
+
+def add(study, root, number, state, *, segments, op_order, seed, accuracies, attrs=None):
+    trial_dir = root / "trials" / str(number)
+    status = {TrialState.COMPLETE: "completed", TrialState.PRUNED: "pruned", TrialState.FAIL: "failed"}
+    trial_files(trial_dir, status=status.get(state), accuracies=accuracies, segments=segments, op_order=op_order)
+    best = max(accuracies) if accuracies else None
+    study.add_trial(optuna.trial.create_trial(
+        state=state, value=best if state == TrialState.COMPLETE else None,
+        params={"model.segments": segments, "model.op_order": op_order, "seed": seed},
+        distributions={"model.segments": SEGMENTS, "model.op_order": ORDERS, "seed": SEEDS},
+        user_attrs={"dir": str(trial_dir), **(attrs or {})},
+        intermediate_values=dict(enumerate(accuracies)) if state == TrialState.PRUNED else None))
+
+
+def new_study(root: Path, name: str = "made") -> optuna.Study:
+    root.mkdir(parents=True, exist_ok=True)
+    return optuna.create_study(study_name=name, storage=f"sqlite:///{root / 'study.db'}", direction="maximize")
+
+
+def test_a_study_with_pruned_failed_retried_surplus_running_and_queued_trials(tmp_path):
+    study = new_study(tmp_path)
+    grid = [(2, "depthwise_first"), (8, "depthwise_first"), ("depthwise", "depthwise_first"),
+            (2, "pointwise_first"), (8, "pointwise_first"), ("depthwise", "pointwise_first")]
+    for number, (segments, op_order) in enumerate(grid):  # trials 0-5: complete
+        add(study, tmp_path, number, TrialState.COMPLETE, segments=segments, op_order=op_order, seed=0,
+            accuracies=[0.3 + 0.05 * number, 0.5 + 0.04 * number])
+    add(study, tmp_path, 6, TrialState.PRUNED, segments=2, op_order="pointwise_first", seed=1,
+        accuracies=[0.1, 0.12])
+    add(study, tmp_path, 7, TrialState.FAIL, segments=8, op_order="pointwise_first", seed=1, accuracies=[0.2],
+        attrs={"failure_reason": "training loss is nan"})
+    add(study, tmp_path, 8, TrialState.FAIL, segments=8, op_order="depthwise_first", seed=1, accuracies=[],
+        attrs={"failure_reason": "trial process killed by SIGKILL"})
+    add(study, tmp_path, 9, TrialState.COMPLETE, segments=8, op_order="depthwise_first", seed=1,
+        accuracies=[0.4, 0.6], attrs={"retry_of": 8, "retry_reason": "trial process killed by SIGKILL"})
+    add(study, tmp_path, 10, TrialState.FAIL, segments=2, op_order="depthwise_first", seed=2, accuracies=[],
+        attrs={"surplus": True})
+    running = study.ask({"model.segments": SEGMENTS, "model.op_order": ORDERS, "seed": SEEDS})  # 11: training
+    trial_files(tmp_path / "trials" / "11", status=None, accuracies=[0.2], segments=2, op_order="depthwise_first")
+    running.set_user_attr("dir", str(tmp_path / "trials" / "11"))
+    study.enqueue_trial({"model.segments": 2, "model.op_order": "pointwise_first", "seed": 2})  # 12: queued
+
+    report = write_report(tmp_path, wandb=False)
+    table = {int(r["number"]): r for r in rows(report)}
+    assert sorted(table) == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12]  # the surplus trial is left out
+    assert [table[n]["state"] for n in (6, 7, 8, 9, 11, 12)] == ["pruned", "failed", "failed", "complete",
+                                                                 "running", "waiting"]
+    assert table[7]["reason"] == "training loss is nan" and table[8]["retried_by"] == "9"
+    assert table[9]["retry_of"] == "8" and table[11]["value"] == "" and table[12]["model.segments"] == ""
+    drawn = plots(report)
+    assert drawn["spectrum"]["data"]["series"]["pointwise_first"]["x"] == [2, 8, 16]
+    assert drawn["spectrum"]["data"]["series"]["depthwise_first"]["n"] == [1, 2, 1]  # trial 9 joins 8 segments
+    assert list(drawn["curves"]["data"]["pruned"]) == ["6"]
+    assert drawn["curves"]["data"]["pruned"]["6"]["val/acc"] == [0.1, 0.12]
+    assert drawn["importance"]["path"] and drawn["pareto"]["data"]["params"]["pareto"]
+    summary = (report / "summary.md").read_text()
+    assert "7 complete, 1 pruned, 2 failed, 1 running, 1 waiting" in summary
+    assert "trial 8: trial process killed by SIGKILL (re-run as trial 9)" in summary
+
+
+def test_a_one_trial_study_reports_and_says_why_plots_are_missing(tmp_path):
+    study = new_study(tmp_path, "single")
+    add(study, tmp_path, 0, TrialState.COMPLETE, segments=2, op_order="depthwise_first", seed=0,
+        accuracies=[0.5, 0.7])
+    report = write_report(tmp_path, wandb=False)
+    assert [r["state"] for r in rows(report)] == ["complete"]
+    drawn = plots(report)
+    assert "did not vary segments" in drawn["spectrum"]["skipped"]
+    assert "a front needs at least 2" in drawn["pareto"]["skipped"]
+    assert "varied no categorical knob" in drawn["edf"]["skipped"]
+    assert "importance needs at least" in drawn["importance"]["skipped"]
+    assert drawn["curves"]["path"] and drawn["curves"]["data"]["best"]["0"]["val/acc"] == [0.5, 0.7]
+    page = (report / "index.html").read_text()
+    assert page.count("Not drawn:") == 4 and page.count("data:image/png;base64,") == len(list(report.glob("*.png")))
+
+
+def test_a_study_still_starting_has_only_a_running_trial(tmp_path):
+    study = new_study(tmp_path, "starting")
+    study.ask({"seed": SEEDS})
+    report = write_report(tmp_path, wandb=False)
+    assert [(r["number"], r["state"]) for r in rows(report)] == [("0", "running")]
+    assert "No trial has completed yet." in (report / "summary.md").read_text()
+    assert not list(report.glob("*.png")) and (report / "index.html").read_text().count("Not drawn:") == 5
+
+
+def test_a_path_without_a_study_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist: expected a sweep directory"):
+        write_report(tmp_path / "nowhere")
+    with pytest.raises(FileNotFoundError, match=f"no study in {tmp_path}: expected {tmp_path / 'study.db'}"):
+        write_report(tmp_path)
+    assert not (tmp_path / "study.db").exists()  # nothing created by looking
+    out = subprocess.run([sys.executable, "-m", "xsearch.report", str(tmp_path), "--no-wandb"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and out.stderr.strip().splitlines() == [
+        f"xsearch report: error: no study in {tmp_path}: expected {tmp_path / 'study.db'} (the SQLite study of "
+        "python -m xsearch +sweep=<name>); for another storage pass --storage URL"]
+    for name in ("first", "second"):
+        new_study(tmp_path, name)
+    with pytest.raises(NoStudyError, match=r"holds 2 studies \(first, second\): choose one with --study NAME"):
+        write_report(tmp_path, wandb=False)
+    with pytest.raises(NoStudyError, match="no study 'third' in .* it holds first, second"):
+        write_report(tmp_path, study_name="third", wandb=False)
+    assert write_report(tmp_path, study_name="second", wandb=False) == tmp_path / "report"

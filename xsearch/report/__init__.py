@@ -1,0 +1,75 @@
+"""The sweep report: `write_report(sweeps/<name>)` -> sweeps/<name>/report/ with
+
+- trials.csv: one row per trial (state and why, swept values, the knobs as built, cost, metrics, W&B id);
+- summary.md: counts by state and the best trials (also printed);
+- one PNG per plot (spectrum, accuracy vs cost with the Pareto front, error EDFs, importance, learning curves);
+- plots.json: the numbers each plot drew, or why it was skipped;
+- index.html: all of the above on one self-contained page;
+- a W&B run in the study's group (job type `report`) with the table and the plots.
+
+It reads the study and the trials' files only, so it runs on a finished study,
+a failed one or one still running, as often as wanted.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from xsearch.report import curves, edf, importance, pareto, spectrum
+from xsearch.report.figure import Plot, plt
+from xsearch.report.html import write_html
+from xsearch.report.records import SweepData, sweep_data
+from xsearch.report.source import NoStudyError, load_study
+from xsearch.report.table import markdown, table, write_csv
+
+__all__ = ["NoStudyError", "REPORT_DIR", "write_report"]
+
+REPORT_DIR = "report"
+OUTPUTS = ("trials.csv", "summary.md", "plots.json", "index.html")
+
+
+def _plots(study, data: SweepData, out_dir: Path) -> list[Plot]:
+    made = [spectrum.plot(data, out_dir), pareto.plot(data, out_dir), *edf.plots(data, out_dir),
+            importance.plot(study, data, out_dir), curves.plot(data, out_dir)]
+    plt.close("all")  # a figure left open by a plot that raised halfway would otherwise live on
+    return made
+
+
+def _clear(report_dir: Path) -> None:
+    """Remove what an earlier report wrote, so a plot skipped this time leaves no stale PNG behind."""
+    for path in [*report_dir.glob("*.png"), *(report_dir / name for name in OUTPUTS)]:
+        path.unlink(missing_ok=True)
+
+
+def write_report(sweep_dir, *, storage: str | None = None, study_name: str | None = None,
+                 wandb: bool = True) -> Path:
+    """Write the report of the study in `sweep_dir` (default storage: its study.db) and return its directory.
+
+    Raises FileNotFoundError when `sweep_dir` or the storage file does not exist, and NoStudyError (a
+    ValueError) when the storage holds no study, several without `study_name`, or not the one named.
+    """
+    sweep_dir = Path(sweep_dir).expanduser().resolve()
+    study, url = load_study(sweep_dir, storage=storage, study_name=study_name)
+    data = sweep_data(study, url, sweep_dir)
+    report_dir = sweep_dir / REPORT_DIR
+    report_dir.mkdir(parents=True, exist_ok=True)
+    _clear(report_dir)
+
+    names, rows = table(data)
+    write_csv(report_dir / "trials.csv", names, rows)
+    summary = markdown(data)
+    (report_dir / "summary.md").write_text(summary)
+    print(summary)
+    plots = _plots(study, data, report_dir)
+    (report_dir / "plots.json").write_text(json.dumps([p.as_dict() for p in plots], indent=2, default=str))
+    write_html(report_dir / "index.html", data, names, rows, plots)
+    if wandb:
+        from xsearch.report.wandb_run import log_report
+
+        try:
+            log_report(data, names, rows, plots, report_dir)
+        except Exception as error:  # the files above are the report; a tracker that is down must not undo them
+            print(f"xsearch report: could not log to W&B ({type(error).__name__}: {error}); the files are written")
+    print(f"xsearch report: {report_dir / 'index.html'}")
+    return report_dir

@@ -1,0 +1,56 @@
+"""The report as one W&B run beside the trials: same group (the study), job type `report`, table and plots.
+
+The mode follows the trials' rule (`auto`: WANDB_MODE if set, else online with
+credentials and offline without), and the run is finished whatever happens, so
+no half-open run is left behind by a failed upload or an interrupted report.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from xsearch.report.figure import Plot
+from xsearch.report.records import SweepData
+from xsearch.report.table import counts
+from xsearch.sweep.storage import shown
+from xsearch.training.tracking import redact, wandb_mode
+
+JOB_TYPE = "report"
+DEFAULT_PROJECT = "xsearch"
+
+
+def log_report(data: SweepData, names: list[str], rows: list[list[Any]], plots: list[Plot],
+               report_dir: Path) -> dict[str, Any] | None:
+    """Log the table and plots; the run's id, mode and directory (None when W&B is disabled)."""
+    import wandb
+
+    if os.environ.get("WANDB_MODE") == "":  # set but empty: wandb would reject it outright
+        del os.environ["WANDB_MODE"]
+    mode = wandb_mode("auto")
+    if mode == "disabled":
+        return None
+    config = redact({"study": data.name, "storage": shown(data.url), "objectives": data.objectives,
+                     "directions": data.directions, "counts": counts(data), "trials": len(data.records)})
+    try:
+        run = wandb.init(project=data.project or DEFAULT_PROJECT, entity=data.entity, group=data.name,
+                         job_type=JOB_TYPE, name=f"{data.name}-report", dir=str(report_dir), mode=mode,
+                         config=config, reinit="finish_previous")
+        # Columns hold ints and names alike (segments: 1, 'depthwise'): a typed table would refuse them.
+        logged: dict[str, Any] = {"trials": wandb.Table(columns=names, data=rows, allow_mixed_types=True)}
+        for plot in plots:
+            if plot.path is not None:
+                logged[f"plots/{plot.name}"] = wandb.Image(str(plot.path), caption=plot.title)
+        run.log(logged)
+        for state, number in counts(data).items():
+            run.summary[f"count/{state}"] = number
+        info = {"id": run.id, "mode": mode, "dir": str(Path(run.dir).parent),
+                "url": None if run.offline else run.url}
+    finally:
+        wandb.finish()
+    if mode == "offline":
+        print(f"xsearch report: W&B run {info['id']} saved offline; upload with: wandb sync {info['dir']}")
+    else:
+        print(f"xsearch report: W&B run {info['url']}")
+    return info

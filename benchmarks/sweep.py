@@ -29,9 +29,10 @@ ROOT = Path(__file__).resolve().parents[1]
 def run_sweep(root: Path, *, trials: int, workers: int) -> float:
     args = [sys.executable, "-m", "xsearch", "+sweep=depth_width", "sweep.name=bench", f"sweep.dir={root}",
             f"sweep.n_trials={trials}", f"sweep.workers={workers}", "sweep.pruner.name=none",
+            "~sweep.pruner.n_startup_trials", "~sweep.pruner.n_warmup_steps",
             "sweep.sampler={name:grid,seed:0}", "sweep.space.model.middle_depth=[0,4]",
-            "sweep.space.model.width=[0.125]", "+sweep.space.trainer.max_epochs=[1,2,4]", "+sweep.space.seed=[0,1]",
-            "+trainer.limit_train_batches=4", "+trainer.limit_val_batches=1", "logger=csv", "data.batch_size=32"]
+            "sweep.space.model.width=[0.125]", "+sweep.space.trainer.max_epochs=[1,4,12]", "+sweep.space.seed=[0,1]",
+            "+trainer.limit_train_batches=12", "+trainer.limit_val_batches=1", "logger=csv", "data.batch_size=32"]
     started = time.perf_counter()
     subprocess.run(args, cwd=ROOT, check=True, capture_output=True, env={**os.environ, "WANDB_MODE": "offline"})
     return time.perf_counter() - started

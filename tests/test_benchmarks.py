@@ -21,3 +21,22 @@ def test_sweep_benchmark_prints_utilization_of_both_schedules():
     assert re.search(r"xsearch \(asynchronous\)\s+\d+\.\d\s+\d+\.\d%", out)
     assert re.search(r"batch barrier \(replayed\)\s+\d+\.\d\s+\d+\.\d%", out)
     assert "ratio xsearch / batch barrier utilization:" in out
+
+
+def test_spectrum_benchmark_prints_every_variant_against_the_regular_reference():
+    out = subprocess.run([sys.executable, str(BENCHMARKS / "spectrum.py"), "--smoke"], check=True,
+                         capture_output=True, text=True, timeout=300).stdout
+    lines = {line.split()[0]: line.split() for line in out.splitlines()[2:]}
+    assert list(lines) == ["regular", "segments=1", "segments=2", "segments=4", "segments=8", "segments=16",
+                           "segments=depthwise"]
+    assert lines["regular"][-3:] == ["1.000", "1.000", "1.000"]  # the reference against itself
+    assert float(lines["segments=depthwise"][-3]) < 1  # fewer MACs than the dense reference
+
+
+def test_data_benchmark_prints_both_paths_and_the_ratio():
+    out = subprocess.run([sys.executable, str(BENCHMARKS / "data.py"), "--smoke"], check=True, capture_output=True,
+                         text=True, timeout=300).stdout
+    for data in ("digits (1x32x32)", "CIFAR-shaped (3x32x32)"):
+        assert re.search(rf"{re.escape(data)}\s+xsearch in-memory\s+\d+\.\d%\s+\d+", out)
+        assert re.search(rf"{re.escape(data)}\s+DataLoader\s+\d+\.\d%\s+\d+", out)
+        assert re.search(rf"{re.escape(data)}\s+ratio xsearch / DataLoader images/s: \d+\.\d{{3}}", out)

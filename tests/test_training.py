@@ -102,7 +102,7 @@ def test_ema_validates_with_averaged_weights(tiny_run, tmp_path):
 def test_failed_run_still_writes_its_summary_and_finishes_wandb(tmp_path):
     from conftest import TINY, train_run
 
-    with pytest.raises(Exception):
+    with pytest.raises(FloatingPointError):
         train_run(tmp_path, *TINY, "logger=wandb", "optim.lr=1e30", "optim.warmup_epochs=0")
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["status"] == "failed" and "training loss is nan" in summary["error"]

@@ -1,4 +1,4 @@
-"""`python -m xsearch` / `xsearch`: train one point of the spectrum, configured by Hydra."""
+"""`python -m xsearch` / `xsearch`: train one point of the spectrum, or run a study with `+sweep=<name>`."""
 
 from __future__ import annotations
 
@@ -23,15 +23,17 @@ def config_dir() -> str:
 
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="config")
 def main(cfg: DictConfig) -> float | None:
-    # Imported here so that `--help` answers before torch and Lightning load.
+    # Imported here so that `--help` answers before torch and Lightning load; the sweep driver (and the
+    # report's plotting) only where a sweep runs, not in every trial process.
     from xsearch.settings import load_settings
-    from xsearch.sweep.driver import run_sweep
     from xsearch.sweep.reporting import OptunaReporter, TrialLink
     from xsearch.training.run import summary_line, train
 
     link = TrialLink.from_env()  # set only in a trial process started by a sweep worker
     try:
         if "sweep" in cfg and link is None:
+            from xsearch.sweep.driver import run_sweep
+
             return run_sweep(cfg)
         settings = load_settings(cfg)
     except ConfigError as error:

@@ -41,7 +41,7 @@ def plot(data: SweepData, out_dir: Path) -> fig.Plot:
         record = next(r for r in data.records if r.number == number)
         ax.plot(curve["epoch"], curve[ACCURACY], marker="o", markersize=4, linewidth=2,
                 color=fig.COLORS[i % len(fig.COLORS)], label=_label(record))
-    for i, (number, curve) in enumerate(curves["pruned"].items()):
+    for i, curve in enumerate(curves["pruned"].values()):
         ax.plot(curve["epoch"], curve[ACCURACY], marker="x", markersize=5, linewidth=1.2, linestyle="--",
                 color="0.45", alpha=0.8, label=f"pruned (n={len(curves['pruned'])})" if i == 0 else None)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # a fractional tick would name an epoch that never was

@@ -72,9 +72,7 @@ class Console:
 
     def finish(self, study: optuna.Study, root: Path) -> None:
         rows = book.trial_rows(study)
-        counts: dict[str, int] = {}
-        for row in rows:
-            counts[row["state"]] = counts.get(row["state"], 0) + 1
+        counts = book.state_counts(rows)
         lines = [f"\nxsearch sweep {self.settings.name}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
                  + f" in {_clock(time.monotonic() - self.started)}"]
         objectives = self.settings.objectives

@@ -15,9 +15,7 @@ from xsearch.sweep.storage import shown
 def write_results(study: optuna.Study, settings, root: Path, url: str) -> dict:
     rows = book.trial_rows(study)
     completed = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE]
-    counts: dict[str, int] = {}
-    for row in rows:
-        counts[row["state"]] = counts.get(row["state"], 0) + 1
+    counts = book.state_counts(rows)
     best = [t.number for t in study.best_trials] if completed else []
     results = {
         "study": settings.name,

@@ -93,3 +93,10 @@ def trial_rows(study: optuna.Study) -> list[dict[str, Any]]:
         "retried": t.number in retried,
         "retry_of": t.user_attrs.get(RETRY_OF),
     } for t in trials]
+
+
+def state_counts(rows: list[dict[str, Any]]) -> dict[str, int]:
+    counted: dict[str, int] = {}
+    for row in rows:
+        counted[row["state"]] = counted.get(row["state"], 0) + 1
+    return counted

@@ -26,7 +26,7 @@ from xsearch.sweep.console import Console
 from xsearch.sweep.reporting import TrialLink
 from xsearch.sweep.results import write_results
 from xsearch.sweep.settings import SweepSettings
-from xsearch.sweep.storage import open_storage, shown, storage_url
+from xsearch.sweep.storage import heartbeat_enabled, open_storage, shown, storage_url
 from xsearch.sweep.trial import TRIAL_CONFIG, TrialProcess, check, outcome, rerun_command, trial_config
 from xsearch.validate import ConfigError
 
@@ -127,7 +127,7 @@ class Sweep:
                 trial.set_user_attr(book.SURPLUS, True)  # another process took the last slot first
                 self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
             # A first beat at once: a trial whose worker dies before its process starts is still found stale.
-            if getattr(self.study._storage, "get_heartbeat_interval", lambda: None)() is not None:
+            if heartbeat_enabled(self.study._storage):
                 self.study._storage.record_heartbeat(trial._trial_id)
             return trial
 

@@ -40,6 +40,12 @@ def open_storage(url: str, *, heartbeat: int | None = None,
     return RDBStorage(url, engine_kwargs=engine_kwargs, **beat)
 
 
+def heartbeat_enabled(storage: optuna.storages.BaseStorage) -> bool:
+    # Duck-typed: a study wraps its RDBStorage in Optuna's caching storage, which is no RDBStorage.
+    interval = getattr(storage, "get_heartbeat_interval", None)
+    return interval is not None and interval() is not None
+
+
 def shown(url: str) -> str:
     """The URL as it may be printed or logged: never with its password."""
     return redact(url)

@@ -24,6 +24,7 @@ from omegaconf import OmegaConf
 
 from xsearch.settings import load_settings
 from xsearch.sweep.reporting import TRIAL_ENV, TrialLink
+from xsearch.sweep.storage import heartbeat_enabled
 from xsearch.training.run import SUMMARY, plan
 from xsearch.validate import ConfigError
 
@@ -37,7 +38,6 @@ class Outcome:
     values: list[float] | None = None
     reason: str | None = None
     retry: bool = False  # the process or its worker died: the trial itself is not at fault
-    summary: dict[str, Any] | None = None
 
 
 def trial_config(base: Mapping[str, Any], params: Mapping[str, Any], *, study: str, monitor: str) -> dict[str, Any]:
@@ -114,7 +114,7 @@ class TrialProcess:
             self.process.kill()
 
     def _beat(self) -> None:
-        if not isinstance(self.storage, optuna.storages.RDBStorage) or self.storage.get_heartbeat_interval() is None:
+        if not heartbeat_enabled(self.storage):
             return
         while True:
             self.storage.record_heartbeat(self.link.trial_id)
@@ -128,23 +128,21 @@ def outcome(code: int, trial_dir: Path, objectives: list[str], *, interrupted: b
     summary = json.loads(path.read_text()) if path.is_file() else None
     status = summary["status"] if summary is not None else None
     if status == "pruned":
-        return Outcome(optuna.trial.TrialState.PRUNED, summary=summary)
+        return Outcome(optuna.trial.TrialState.PRUNED)
     if interrupted and status != "completed":  # finished in time is finished, stopping or not
-        return Outcome(optuna.trial.TrialState.FAIL, reason="interrupted: the sweep was stopped", retry=True,
-                       summary=summary)
+        return Outcome(optuna.trial.TrialState.FAIL, reason="interrupted: the sweep was stopped", retry=True)
     if summary is None or code < 0:
         if code < 0:
             reason = f"trial process killed by {signal.Signals(-code).name}"
         else:
             reason = f"trial process exited with code {code} before writing {SUMMARY}: {_tail(trial_dir)}"
-        return Outcome(optuna.trial.TrialState.FAIL, reason=reason, retry=code < 0, summary=summary)
+        return Outcome(optuna.trial.TrialState.FAIL, reason=reason, retry=code < 0)
     if status == "failed":
-        return Outcome(optuna.trial.TrialState.FAIL, reason=summary["error"], summary=summary)
+        return Outcome(optuna.trial.TrialState.FAIL, reason=summary["error"])
     values = objective_values(summary, objectives)
     if values is None:
-        return Outcome(optuna.trial.TrialState.FAIL, reason=f"no value for {objectives} in {SUMMARY}",
-                       summary=summary)
-    return Outcome(optuna.trial.TrialState.COMPLETE, values=values, summary=summary)
+        return Outcome(optuna.trial.TrialState.FAIL, reason=f"no value for {objectives} in {SUMMARY}")
+    return Outcome(optuna.trial.TrialState.COMPLETE, values=values)
 
 
 def _tail(trial_dir: Path, lines: int = 3) -> str:

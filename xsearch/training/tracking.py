@@ -25,6 +25,8 @@ WANDB_MODES = ("auto", "online", "offline", "disabled")
 _SECRET_KEY = re.compile(r"pass(word)?|secret|token|api_?key|credential", re.IGNORECASE)
 _URL_PASSWORD = re.compile(r"(?<=://)([^:/@\s]+):([^@/\s]+)@")
 REDACTED = "***"
+# The run directory already holds config.yaml; the CSV logger only ever writes its own two files there.
+warnings.filterwarnings("ignore", message=r"Experiment logs directory .* exists and is not empty")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -81,8 +83,6 @@ def wandb_mode(setting: str) -> str:
 def build_loggers(settings: LoggerSettings, run_dir: Path, *, name: str) -> list[Logger]:
     if settings.name == "none":
         return []
-    # The run directory already holds config.yaml; the CSV logger only ever writes its own two files there.
-    warnings.filterwarnings("ignore", message=r"Experiment logs directory .* exists and is not empty")
     # The metrics CSV lands at <run_dir>/metrics.csv.
     loggers: list[Logger] = [CSVLogger(save_dir=str(run_dir), name="", version="")]
     if settings.name == "wandb":

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import sys
+from pathlib import Path
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,7 +27,7 @@ from xsearch.validate import ConfigError
 
 MONITORS = {"val/acc": "max", "val/acc5": "max", "val/loss": "min"}
 GROUPS = ("model", "data", "trainer", "optim", "logger")
-TOP_LEVEL = ("seed", "monitor", "channels_last", "compile", "checkpoint")
+TOP_LEVEL = ("seed", "monitor", "channels_last", "compile", "checkpoint", "resume")
 SWEEP = "sweep"  # the sweep engine's node; a single run ignores it
 # Set from the data, not the model group.
 FROM_DATA = ("num_classes", "in_channels")
@@ -61,6 +62,7 @@ class Settings:
     channels_last: bool | str = "auto"
     compile: bool = False
     checkpoint: bool = False
+    resume: str | None = None  # a Lightning checkpoint to continue from, e.g. a stopped run's interrupted.ckpt
 
     def __post_init__(self) -> None:
         validate.integer("seed", self.seed, low=0)
@@ -69,6 +71,8 @@ class Settings:
             validate.boolean("channels_last", self.channels_last)
         validate.boolean("compile", self.compile)
         validate.boolean("checkpoint", self.checkpoint)
+        if self.resume is not None and not Path(str(self.resume)).expanduser().is_file():
+            raise validate.bad("resume", self.resume, "null or the path of a checkpoint file (.ckpt)")
 
     @property
     def mode(self) -> str:

@@ -49,22 +49,35 @@ class EpochOrder:
         return self.num_samples // self.world_size
 
     def _epoch_seed(self) -> int:
-        # Hashed rather than packed into 64 bits: torch's CPU generator keeps only the low 32 bits
-        # of a seed, so packing would give every training seed the same order for a given epoch.
-        return int(np.random.SeedSequence([self.seed % 2**64, self.epoch % 2**64]).generate_state(1)[0])
+        return _hashed(self.seed, self.epoch)
+
+    def batch_generator(self, batch: int, device: torch.device) -> torch.Generator:
+        """The random stream of one batch's augmentation: a pure function of (seed, epoch, batch, rank), so a run
+        resumed mid-epoch draws what it would have drawn, however far Lightning prefetched."""
+        return torch.Generator(device=device).manual_seed(_hashed(self.seed, self.epoch, batch, self.rank))
 
     def __iter__(self) -> Iterator[int]:
         return iter(self.indices().tolist())
 
 
+def _hashed(*values: int) -> int:
+    # Hashed rather than packed into 64 bits: torch's CPU generator keeps only the low 32 bits
+    # of a seed, so packing would give every training seed the same order for a given epoch.
+    return int(np.random.SeedSequence([v % 2**64 for v in values]).generate_state(1)[0])
+
+
 class InMemoryLoader:
-    """Yields `(images float32 [B, C, H, W], labels int64 [B])` by indexing stored tensors."""
+    """Yields `(images float32 [B, C, H, W], labels int64 [B])` by indexing stored tensors.
+
+    `prepare(images, generator=...)` turns stored images into a batch; `skip` makes the next epoch start
+    that many batches in (a run resumed mid-epoch).
+    """
 
     # Lightning inspects `.batch_sampler` whenever a loader has a `.sampler`; there is none here.
     batch_sampler = None
 
     def __init__(self, *, images: Tensor, labels: Tensor, batch_size: int, order: EpochOrder,
-                 drop_last: bool, prepare: Callable[[Tensor], Tensor]):
+                 drop_last: bool, prepare: Callable[..., Tensor]):
         if len(images) != len(labels) or len(images) != order.num_samples:
             raise ValueError(f"{len(images)} images, {len(labels)} labels, order over {order.num_samples}")
         self.images = images
@@ -73,6 +86,7 @@ class InMemoryLoader:
         self.sampler = order
         self.drop_last = drop_last
         self.prepare = prepare
+        self.skip = 0  # batches of the next epoch already trained before a resume
 
     def __len__(self) -> int:
         per_rank = len(self.sampler)
@@ -80,6 +94,8 @@ class InMemoryLoader:
 
     def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
         indices = self.sampler.indices().to(self.images.device)
-        for start in range(0, len(self) * self.batch_size, self.batch_size):
-            batch = indices[start:start + self.batch_size]
-            yield self.prepare(self.images[batch]), self.labels[batch]
+        first, self.skip = self.skip, 0
+        for number in range(first, len(self)):
+            batch = indices[number * self.batch_size:(number + 1) * self.batch_size]
+            generator = self.sampler.batch_generator(number, self.images.device)
+            yield self.prepare(self.images[batch], generator=generator), self.labels[batch]

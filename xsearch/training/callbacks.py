@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Any
 
 import pytorch_lightning as pl
 import torch
@@ -24,6 +25,10 @@ class EpochMeter(pl.Callback):
         self._batches = 0
         self._start = 0.0
         self._train_seconds: float | None = None
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # A resumed epoch gets no on_train_epoch_start: its counts so far come from the checkpoint.
+        self._start = time.perf_counter()
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._images, self._loss_sum, self._batches = 0, 0.0, 0
@@ -56,6 +61,14 @@ class EpochMeter(pl.Callback):
         self.epochs.append(record)
         if self.print_lines and trainer.is_global_zero:
             print(self.line(record, trainer.max_epochs), flush=True)
+
+    def state_dict(self) -> dict[str, Any]:
+        # A resumed run's summary still covers every epoch, and the interrupted one's loss every batch.
+        return {"epochs": self.epochs, "images": self._images, "loss_sum": self._loss_sum, "batches": self._batches}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.epochs = list(state_dict["epochs"])
+        self._images, self._loss_sum, self._batches = (state_dict[k] for k in ("images", "loss_sum", "batches"))
 
     @staticmethod
     def line(metrics: dict[str, float], max_epochs: int | None) -> str:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import signal
-import threading
 import statistics
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -15,27 +14,18 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from xsearch.data import build_datamodule
 from xsearch.model import XceptionConfig, cost, resolve
 from xsearch.settings import Settings
 from xsearch.sweep.reporting import OptunaReporter
+from xsearch.training import preemption
 from xsearch.training.callbacks import EpochMeter
 from xsearch.training.module import SpectrumModule
 from xsearch.training.tracking import build_loggers, finish_wandb, redact, wandb_logger
 
 SUMMARY = "summary.json"
-
-
-class Interrupted(BaseException):
-    """The run was asked to stop (SIGTERM: a sweep stopping, a scheduler's kill).
-
-    A BaseException, like KeyboardInterrupt, so that no library's `except Exception` swallows it.
-    """
-
-
-def _raise_interrupted(signum: int, frame) -> None:
-    raise Interrupted(f"stopped by {signal.Signals(signum).name}")
 
 
 def run_name(cfg: XceptionConfig) -> str:
@@ -96,7 +86,8 @@ def train(settings: Settings, config: dict[str, Any], run_dir: Path, *,
     trainer_kwargs = settings.trainer_kwargs()
     loggers = build_loggers(settings.logger, run_dir, name=run_name(model_cfg))
     meter = EpochMeter(print_lines=not trainer_kwargs["enable_progress_bar"])
-    callbacks: list[pl.Callback] = [meter] + ([reporter] if reporter is not None else [])
+    stopper, *resuming = preemption.callbacks(run_dir)
+    callbacks: list[pl.Callback] = [meter, stopper, *resuming] + ([reporter] if reporter is not None else [])
     if settings.checkpoint:
         callbacks.append(ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best", monitor=settings.monitor,
                                          mode=settings.mode, save_top_k=1))
@@ -105,27 +96,28 @@ def train(settings: Settings, config: dict[str, Any], run_dir: Path, *,
 
     error: BaseException | None = None
     wandb_run = None
-    # SIGTERM becomes an exception, so the summary and the W&B run are finished as for any other end.
-    # (During fit Lightning chains its own SIGTERM handler in front of this one.)
+    # SIGTERM (a sweep stopping, a scheduler's warning) ends the run like any other error, so the summary and the
+    # W&B run are finished; inside fit, at a batch boundary and with a checkpoint to resume from.
     in_main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _raise_interrupted) if in_main_thread else None
+    restore_signals = preemption.install() if in_main_thread else None
     try:
         for lg in loggers:
             lg.log_hyperparams(redact({**config, "architecture": architecture}))
-        trainer.fit(module, datamodule=planned.datamodule)
+        trainer.fit(module, datamodule=planned.datamodule, ckpt_path=settings.resume)
     except BaseException as exc:  # also KeyboardInterrupt: the summary and W&B still say what happened
         error = exc
     finally:
-        status = "failed" if error is not None else (
-            "pruned" if reporter is not None and reporter.pruned_at is not None else "completed")
+        status = _status(error, pruned=reporter is not None and reporter.pruned_at is not None)
         if wandb_logger(loggers) is not None and trainer.is_global_zero:
             wandb_run = finish_wandb(status=status, reason=_reason(error))
-        if in_main_thread:
-            signal.signal(signal.SIGTERM, previous)
+        if restore_signals is not None:
+            restore_signals()
 
     summary = _summary(settings, meter.epochs, architecture, trainer, started, status, error)
     summary["wandb"] = wandb_run
     summary["run_dir"] = str(run_dir)
+    summary["resumed_from"] = settings.resume
+    summary["interrupted_checkpoint"] = str(stopper.saved) if stopper.saved else None
     if settings.checkpoint and trainer.checkpoint_callback is not None:
         summary["checkpoint"] = trainer.checkpoint_callback.best_model_path or None
     if trainer.is_global_zero:
@@ -151,6 +143,7 @@ def _summary(settings: Settings, epochs: list[dict[str, float]], architecture: d
         "final": epochs[-1] if epochs else None,
         "best": best,
         "epochs": len(epochs),
+        "history": epochs,  # one record per epoch: train/loss, val/* and timing
         "params": architecture["params"],
         "flops": architecture["flops"],
         "input_size": architecture["input_size"],
@@ -164,6 +157,14 @@ def _summary(settings: Settings, epochs: list[dict[str, float]], architecture: d
         "precision": str(trainer.precision),
         "seed": settings.seed,
     }
+
+
+def _status(error: BaseException | None, *, pruned: bool) -> str:
+    if isinstance(error, (SIGTERMException, preemption.Interrupted)):
+        return "interrupted"  # asked to stop from outside: not the trial's fault, and resumable
+    if error is not None:
+        return "failed"
+    return "pruned" if pruned else "completed"
 
 
 def _reason(error: BaseException | None) -> str | None:

@@ -111,5 +111,5 @@ def finish_wandb(*, status: str, reason: str | None = None) -> dict[str, Any] | 
         run.summary["failure_reason"] = redact(reason)
     info = {"id": run.id, "mode": "offline" if run.offline else "online", "dir": str(Path(run.dir).parent),
             "url": None if run.offline else run.url}
-    wandb.finish(exit_code=1 if status == "failed" else 0)
+    wandb.finish(exit_code=1 if status in ("failed", "interrupted") else 0)
     return info

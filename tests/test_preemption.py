@@ -1,0 +1,57 @@
+"""A run told to stop by a scheduler saves a checkpoint, and a run resumed from it ends exactly where an
+uninterrupted run ends: same weights, same metrics, epoch by epoch."""
+
+import json
+import os
+import signal
+
+import pytest
+import pytorch_lightning as pl
+from pytorch_lightning.utilities.exceptions import SIGTERMException
+
+from conftest import TINY, train_run
+from xsearch.training import preemption
+from xsearch.validate import ConfigError
+
+RUN = [*TINY, "trainer.max_epochs=3", "trainer.limit_train_batches=5", "data.augment=true"]
+
+
+class SignalAt(pl.Callback):
+    """Sends a real signal to this process after one given training batch, as SLURM would at any moment."""
+
+    def __init__(self, signum: int, epoch: int, batch: int) -> None:
+        self.signum, self.epoch, self.batch = signum, epoch, batch
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if (trainer.current_epoch, batch_idx) == (self.epoch, self.batch):
+            os.kill(os.getpid(), self.signum)
+
+
+def interrupted_run(tmp_path, monkeypatch, signum, epoch, batch):
+    original = preemption.callbacks
+    monkeypatch.setattr(preemption, "callbacks", lambda run_dir: original(run_dir) + [SignalAt(signum, epoch, batch)])
+    with pytest.raises(SIGTERMException):
+        train_run(tmp_path, *RUN)
+    monkeypatch.setattr(preemption, "callbacks", original)
+    return json.loads((tmp_path / "summary.json").read_text())
+
+
+@pytest.mark.parametrize("signum", [signal.SIGUSR2, signal.SIGTERM], ids=["SIGUSR2", "SIGTERM"])
+def test_resumed_run_matches_an_uninterrupted_one_exactly(tmp_path, monkeypatch, signum):
+    whole = train_run(tmp_path / "whole", *RUN)
+    stopped = interrupted_run(tmp_path / "stopped", monkeypatch, signum, epoch=1, batch=2)
+    assert stopped["status"] == "interrupted"
+    checkpoint = stopped["interrupted_checkpoint"]
+    assert checkpoint == str(tmp_path / "stopped" / preemption.CHECKPOINT) and os.path.isfile(checkpoint)
+    assert stopped["epochs"] == 1  # stopped inside the second epoch
+
+    resumed = train_run(tmp_path / "resumed", *RUN, f"resume={checkpoint}")
+    assert resumed["status"] == "completed" and resumed["resumed_from"] == checkpoint
+    keys = ("val/loss", "val/acc", "train/loss")
+    assert [[e[k] for k in keys] for e in resumed["history"]] == [[e[k] for k in keys]
+                                                                         for e in whole["history"]]
+
+
+def test_resume_from_a_missing_checkpoint_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match=r"resume='/nowhere.ckpt' is invalid: expected null or the path"):
+        train_run(tmp_path, *TINY, "resume=/nowhere.ckpt")

@@ -245,14 +245,17 @@ def test_sigint_stops_cleanly_marks_the_running_trial_and_finishes_its_wandb_run
     assert first.state == TrialState.FAIL
     assert first.user_attrs["failure_reason"] == "interrupted: the sweep was stopped"
     queued = [t for t in study.trials if t.state == TrialState.WAITING]
-    assert [t.user_attrs["retry_of"] for t in queued] == [0]  # a resume runs it again
+    checkpoint = str(tmp_path / "trials" / "0" / "interrupted.ckpt")
+    assert [t.user_attrs["retry_of"] for t in queued] == [0]  # a resume runs it again...
+    assert queued[0].user_attrs["resume_from"] == checkpoint  # ...from where it stopped
     assert not [t for t in study.trials if t.state == TrialState.RUNNING]
     import wandb_records
 
     recorded = wandb_records.summary(wandb_records.offline_run(tmp_path / "trials" / "0"))
-    assert recorded["state"] == "failed"
+    assert recorded["state"] == "interrupted"
     summary = json.loads((tmp_path / "trials" / "0" / "summary.json").read_text())
-    assert summary["status"] == "failed" and "stopped by SIGTERM" in summary["error"]
+    assert summary["status"] == "interrupted" and summary["error"] == "stopped by a signal at a batch boundary"
+    assert summary["interrupted_checkpoint"] == checkpoint and os.path.isfile(checkpoint)
     assert 3 <= summary["epochs"] < 5000
 
 

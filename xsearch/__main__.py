@@ -1,4 +1,4 @@
-from xsearch.app import main
+from xsearch.app import cli
 
 if __name__ == "__main__":
-    main()
+    cli()

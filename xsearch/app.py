@@ -11,6 +11,12 @@ from omegaconf import DictConfig, OmegaConf
 
 from xsearch.validate import ConfigError
 
+# SLURM presets (conf/hydra/launcher/): a sweep's worker job is one task that starts its trials itself; a single
+# run gets one task per device.
+OmegaConf.register_new_resolver(
+    "xsearch_tasks_per_node", lambda sweep, devices: 1 if sweep is not None or not isinstance(devices, int) else devices,
+    replace=True)
+
 
 def config_dir() -> str:
     """The config tree: inside the installed package, or the checkout's top-level conf/."""
@@ -19,6 +25,19 @@ def config_dir() -> str:
         if (candidate / "config.yaml").is_file():
             return str(candidate)
     raise FileNotFoundError(f"no config tree (conf/config.yaml) next to {here}")
+
+
+def cli() -> None:
+    """The command: refuses a password written into sweep.storage before Hydra saves the overrides anywhere."""
+    for arg in sys.argv[1:]:
+        key, _, value = arg.partition("=")
+        if key.lstrip("+~") == "sweep.storage" and "@" in value:
+            from xsearch.sweep.storage import PASSWORD_IN_URL, literal_password
+
+            if literal_password(value):
+                print(f"xsearch: config error: {PASSWORD_IN_URL}", file=sys.stderr)
+                sys.exit(2)
+    main()
 
 
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="config")

@@ -38,7 +38,8 @@ class Console:
 
     def start(self, storage: str, done: int) -> None:
         self.started = time.monotonic()
-        self._print(f"xsearch sweep {self.settings.name}: {done}/{self.total} trials done, {self.workers} worker(s), "
+        job = f" (job {self.settings.job})" if self.settings.job is not None else ""
+        self._print(f"xsearch sweep {self.settings.name}{job}: {done}/{self.total} trials done, {self.workers} worker(s), "
                     f"objectives {', '.join(self.settings.objectives)} | storage {storage}")
 
     def trial_started(self, number: int, params: Mapping[str, Any], rerun: str) -> None:

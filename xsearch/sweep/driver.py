@@ -7,12 +7,15 @@ are kept, `n_trials` is the study's total, sampler and pruner come from config.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
+import socket
 import threading
 import time
 import warnings
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import optuna
@@ -26,7 +29,7 @@ from xsearch.sweep.console import Console
 from xsearch.sweep.reporting import TrialLink
 from xsearch.sweep.results import write_results
 from xsearch.sweep.settings import SweepSettings
-from xsearch.sweep.storage import heartbeat_enabled, open_storage, shown, storage_url
+from xsearch.sweep.storage import PASSWORD_IN_URL, heartbeat_enabled, literal_password, open_storage, shown, storage_url
 from xsearch.sweep.trial import TRIAL_CONFIG, TrialProcess, check, outcome, rerun_command, trial_config
 from xsearch.validate import ConfigError
 
@@ -50,14 +53,40 @@ def validate_space(base: Mapping[str, Any], sweep: SweepSettings) -> None:
 
 
 def gpu_slices(workers: int | None, devices_per_trial: int) -> tuple[int, list[str | None]]:
-    """How many workers, and the CUDA_VISIBLE_DEVICES of each (None on a CPU-only machine)."""
+    """How many workers, and the CUDA_VISIBLE_DEVICES of each (None on a CPU-only machine).
+
+    Slices are cut from the GPUs this process may use (SLURM sets CUDA_VISIBLE_DEVICES to a job's own GPUs).
+    """
     gpus = torch.cuda.device_count()
     if gpus == 0:
         return workers or 1, [None] * (workers or 1)
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    names = visible.split(",")[:gpus] if visible else [str(i) for i in range(gpus)]
     count = workers or max(1, gpus // devices_per_trial)
-    slices = [",".join(str((i * devices_per_trial + d) % gpus) for d in range(devices_per_trial))
+    slices = [",".join(names[(i * devices_per_trial + d) % gpus] for d in range(devices_per_trial))
               for i in range(count)]
     return count, slices
+
+
+# Which process ran a trial: the host and the SLURM job (or the driver's pid).
+WORKER = f"{socket.gethostname()}:{os.environ.get('SLURM_JOB_ID') or os.getpid()}"
+
+
+def cpu_count() -> int:
+    """CPUs this process may use: a SLURM job's allocation, not the whole node."""
+    allocated = os.environ.get("SLURM_CPUS_PER_TASK") or os.environ.get("SLURM_CPUS_ON_NODE")
+    return int(allocated) if allocated else len(os.sched_getaffinity(0))
+
+
+def trial_environment(threads: int, gpus: str | None) -> dict[str, str | None]:
+    """What a trial process sees beyond the worker's own environment (None: removed)."""
+    env: dict[str, str | None] = {"OMP_NUM_THREADS": str(threads)}
+    if gpus is not None:
+        env["CUDA_VISIBLE_DEVICES"] = gpus
+    # A trial is a plain process inside the worker's allocation, not a SLURM task: with SLURM_* visible,
+    # Lightning would expect srun to have started its DDP ranks and would not start them itself.
+    env.update({key: None for key in os.environ if key.startswith("SLURM_")})
+    return env
 
 
 class Sweep:
@@ -80,11 +109,12 @@ class Sweep:
         self.space = settings.search_space()
         devices = base["trainer"].get("devices", 1)
         self.workers, self.gpus = gpu_slices(settings.workers, devices if isinstance(devices, int) else 1)
-        self.threads = max(1, (os.cpu_count() or 1) // self.workers)
+        self.threads = max(1, cpu_count() // self.workers)
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.running: dict[int, TrialProcess] = {}
         self.console = Console(settings, self.workers)
+        self.stopped_by: int | None = None  # the signal that stopped this sweep
 
     def run(self) -> optuna.Study:
         if self.settings.enqueue and not self.study.trials:
@@ -98,18 +128,30 @@ class Sweep:
         while any(t.is_alive() for t in threads):
             for thread in threads:
                 thread.join(timeout=0.2)
-        write_results(self.study, self.settings, self.root, self.url)
-        self.console.finish(self.study, self.root)
-        try:
-            write_report(self.root, storage=self.url, study_name=self.settings.name,
-                         wandb=self.base["logger"]["name"] == "wandb")
-        except Exception as error:  # the study and results stand; the report can be re-made on its own
-            print(f"xsearch sweep: the report failed ({type(error).__name__}: {error}); "
-                  f"re-run it with: python -m xsearch.report {self.root}", flush=True)
+        self._write_outputs()
         return self.study
 
-    def stop(self) -> None:
-        """Stop asking; end running trials cleanly (they are failed and queued again for a resume)."""
+    def _write_outputs(self) -> None:
+        # Several worker jobs may share this directory: one writes at a time, and the report (and its W&B run)
+        # only once nothing is left to run, so the last job to finish writes the complete picture.
+        with open(self.root / ".outputs.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            write_results(self.study, self.settings, self.root, self.url)
+            self.console.finish(self.study, self.root)
+            if book.counts(self.study).pending and not self.stopping.is_set():
+                print("xsearch sweep: other workers are still running trials; the last one writes the report",
+                      flush=True)
+                return
+            try:
+                write_report(self.root, storage=self.url, study_name=self.settings.name,
+                             wandb=self.base["logger"]["name"] == "wandb")
+            except Exception as error:  # the study and results stand; the report can be re-made on its own
+                print(f"xsearch sweep: the report failed ({type(error).__name__}: {error}); "
+                      f"re-run it with: python -m xsearch.report {self.root}", flush=True)
+
+    def stop(self, signum: int | None = None) -> None:
+        """Stop asking; tell running trials to stop (they checkpoint, are failed and queued again to resume)."""
+        self.stopped_by = self.stopped_by or signum
         self.stopping.set()
         for process in list(self.running.values()):
             process.terminate()
@@ -144,20 +186,23 @@ class Sweep:
         trial_dir = self.root / "trials" / str(trial.number)
         trial_dir.mkdir(parents=True, exist_ok=True)
         config = trial_config(self.base, params, study=self.settings.name, monitor=self.settings.objectives[0])
+        resume = trial.user_attrs.get(book.RESUME)
+        if resume is not None and Path(resume).is_file():
+            config["resume"] = resume
+            book.carry_reports(self.study, trial)
         (trial_dir / TRIAL_CONFIG).write_text(OmegaConf.to_yaml(OmegaConf.create(config)))
         architecture, rejected = check(config, self.settings.limits)
         if architecture is not None:
             trial.set_user_attr("params_count", architecture["params"])
             trial.set_user_attr("flops", architecture["flops"])
         trial.set_user_attr("dir", str(trial_dir))
+        trial.set_user_attr("worker", WORKER)
         if rejected is not None:  # never trains: over budget or an invalid combination
             book.fail(self.study, trial, rejected, retry=False, max_retries=0)
             self.console.trial_done(trial.number, params, "FAIL", None, rejected, time.monotonic() - started)
             return
         self.console.trial_started(trial.number, params, rerun_command(trial_dir))
-        env = {"OMP_NUM_THREADS": str(self.threads)}
-        if self.gpus[index] is not None:
-            env["CUDA_VISIBLE_DEVICES"] = self.gpus[index]
+        env = trial_environment(self.threads, self.gpus[index])
         link = TrialLink(storage=self.url, study=self.settings.name, trial_id=trial._trial_id, number=trial.number,
                          pruner=dict(self.settings.pruner), monitor=self.settings.objectives[0])
         process = TrialProcess(trial_dir=trial_dir, link=link, env=env, storage=self.study._storage,
@@ -170,7 +215,7 @@ class Sweep:
         result = outcome(code, trial_dir, self.settings.objectives, interrupted=self.stopping.is_set())
         if result.state == optuna.trial.TrialState.FAIL:
             retried = book.fail(self.study, trial, result.reason, retry=result.retry,
-                                max_retries=self.settings.retries)
+                                max_retries=self.settings.retries, resume=result.checkpoint)
             reason = result.reason + (" (queued again)" if retried else "")
         else:
             self.study.tell(trial, values=result.values, state=result.state)
@@ -180,17 +225,22 @@ class Sweep:
 
 
 def run_sweep(cfg: DictConfig) -> float | None:
+    written = OmegaConf.to_container(cfg.sweep, resolve=False).get("storage")  # before interpolation
+    if isinstance(written, str) and literal_password(written):
+        raise ConfigError(PASSWORD_IN_URL)
     values = OmegaConf.to_container(cfg, resolve=True)
     settings = SweepSettings.from_mapping(values.pop("sweep"))
     load_settings(values)  # the base config must be valid before any trial is asked for
     validate_space(values, settings)
     sweep = Sweep(values, settings)
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    # SIGUSR2 is SLURM's warning before a time limit or preemption (submitit's --signal); SIGTERM a kill or a
+    # preemption; SIGINT a Ctrl-C. Each stops the sweep the same clean way.
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR2)}
 
     def on_signal(signum, frame):
-        print(f"\nxsearch sweep: {signal.Signals(signum).name}: stopping; running trials are ended and queued "
-              "again, the study stays consistent. Re-run the same command to resume.", flush=True)
-        sweep.stop()
+        print(f"\nxsearch sweep: {signal.Signals(signum).name}: stopping; running trials save a checkpoint and are "
+              "queued again, the study stays consistent. Re-run the same command to resume.", flush=True)
+        sweep.stop(signum)
 
     for sig in previous:
         signal.signal(sig, on_signal)
@@ -200,9 +250,11 @@ def run_sweep(cfg: DictConfig) -> float | None:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     if sweep.stopping.is_set():
+        hand_on = previous.get(sweep.stopped_by)
+        if sweep.stopped_by == signal.SIGUSR2 and callable(hand_on):
+            hand_on(signal.SIGUSR2, None)  # submitit's handler: it requeues this job, which then resumes the study
         raise SystemExit(130)
     completed = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE]
     if len(settings.objectives) == 1 and completed:
         return study.best_value
     return None
-

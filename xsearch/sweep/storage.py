@@ -1,4 +1,9 @@
-"""Where a study lives: a SQLite file by default, any Optuna RDB URL, or a journal file on a shared filesystem."""
+"""Where a study lives: a SQLite file by default, any Optuna RDB URL, or a journal file on a shared filesystem.
+
+A server's password never goes into the URL (Hydra saves overrides and configs next to every run): PostgreSQL
+takes it from PGPASSWORD or a password file (PGPASSFILE, ~/.pgpass), as libpq always does, and any other
+server from an interpolation such as `${oc.env:XSEARCH_DB_PASSWORD}`, which the saved configs keep unresolved.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,34 @@ from collections.abc import Callable
 from pathlib import Path
 
 import optuna
+import sqlalchemy
 from optuna.storages import JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend
 
 from xsearch.training.tracking import redact
+from xsearch.validate import ConfigError
 
 JOURNAL_SUFFIXES = (".log", ".journal", ".jsonl")
+CONNECT_TIMEOUT_S = 10  # an unreachable server is an error within seconds, not after the OS gives up on TCP
+
+
+PASSWORD_IN_URL = ("sweep.storage has a password written into it, and Hydra saves overrides and configs next to "
+                   "every run: give PostgreSQL its password in PGPASSWORD or a password file (PGPASSFILE, ~/.pgpass), "
+                   "or interpolate it, e.g. 'postgresql://user:${oc.env:XSEARCH_DB_PASSWORD}@host/db'")
+
+
+class StorageError(ConfigError):
+    """The study's storage cannot be opened: the message names the server, never its password."""
+
+
+def literal_password(url: str) -> bool:
+    """Whether `url` (as written, before interpolation) carries a password of its own."""
+    if "://" not in url or "${" in url:
+        return False
+    try:
+        return sqlalchemy.engine.make_url(url).password is not None
+    except sqlalchemy.exc.ArgumentError:
+        return False
 
 
 def storage_url(storage: str | None, root: Path) -> str:
@@ -29,15 +56,28 @@ def open_storage(url: str, *, heartbeat: int | None = None,
     if is_journal(url):
         # Journal files have no heartbeat in Optuna: a dead worker's trial stays RUNNING there.
         return JournalStorage(JournalFileBackend(str(Path(url).expanduser().resolve())))
-    engine_kwargs = {}
-    if url.startswith("sqlite"):
+    try:
+        parsed = sqlalchemy.engine.make_url(url)
+    except sqlalchemy.exc.ArgumentError:
+        raise StorageError(f"sweep.storage={shown(url)!r} is invalid: expected an Optuna RDB URL "
+                           "(sqlite:///path, postgresql://user@host/db, mysql+pymysql://...) or a journal file path "
+                           f"ending in {', '.join(JOURNAL_SUFFIXES)}") from None
+    if parsed.get_backend_name() == "sqlite":
         # Workers, trial processes and heartbeats write to one file: wait for the lock instead of failing.
         engine_kwargs = {"connect_args": {"timeout": 60}}
     else:
-        engine_kwargs = {"pool_pre_ping": True}
+        engine_kwargs = {"pool_pre_ping": True, "connect_args": {"connect_timeout": CONNECT_TIMEOUT_S}}
     beat = {} if heartbeat is None else {"heartbeat_interval": heartbeat, "grace_period": 3 * heartbeat,
                                          "heartbeat_stale_trial_callback": on_stale}
-    return RDBStorage(url, engine_kwargs=engine_kwargs, **beat)
+    try:
+        return RDBStorage(url, engine_kwargs=engine_kwargs, **beat)
+    except (sqlalchemy.exc.SQLAlchemyError, ImportError) as error:
+        where = f"{parsed.host or 'localhost'}:{parsed.port}" if parsed.port else (parsed.host or parsed.database)
+        cause = getattr(error, "orig", None) or error
+        reason = redact(" ".join(str(cause).split()))
+        if parsed.password:
+            reason = reason.replace(parsed.password, "***")
+        raise StorageError(f"cannot open the study storage {shown(url)} at {where}: {reason}") from None
 
 
 def heartbeat_enabled(storage: optuna.storages.BaseStorage) -> bool:

@@ -18,6 +18,7 @@ RETRIES = "retries"  # user attr of a queued copy: how many retries of these par
 RETRY_OF = "retry_of"  # user attr of a queued copy: the number of the trial it reruns
 RETRY_REASON = "retry_reason"  # user attr of a queued copy: why the original ended
 REASON = "failure_reason"  # user attr of a trial that failed by itself
+RESUME = "resume_from"  # user attr of a queued copy: the checkpoint its interrupted original saved
 SURPLUS = "surplus"  # user attr of a trial asked for past n_trials by a racing process: never run, never counted
 PENDING = (TrialState.RUNNING, TrialState.WAITING)
 
@@ -52,23 +53,37 @@ def is_surplus(study: optuna.Study, trial: optuna.Trial, total: int) -> bool:
     return len(slots) >= total
 
 
-def queue_retry(study: optuna.Study, trial: FrozenTrial, reason: str, *, max_retries: int) -> bool:
+def queue_retry(study: optuna.Study, trial: FrozenTrial, reason: str, *, max_retries: int,
+                resume: str | None = None) -> bool:
     """Queue a copy of `trial` unless its parameters have used up their retries; True when queued."""
     used = trial.user_attrs.get(RETRIES, 0)
     if used >= max_retries:
         return False
-    study.enqueue_trial(trial.params, user_attrs={RETRIES: used + 1, RETRY_OF: trial.number, RETRY_REASON: reason},
-                        skip_if_exists=False)
+    attrs = {RETRIES: used + 1, RETRY_OF: trial.number, RETRY_REASON: reason}
+    if resume is not None:
+        attrs[RESUME] = resume
+    study.enqueue_trial(trial.params, user_attrs=attrs, skip_if_exists=False)
     return True
 
 
-def fail(study: optuna.Study, trial: optuna.Trial, reason: str, *, retry: bool, max_retries: int) -> bool:
-    """End `trial` as FAIL with its reason; a retry is queued first, so the count never dips."""
+def fail(study: optuna.Study, trial: optuna.Trial, reason: str, *, retry: bool, max_retries: int,
+         resume: str | None = None) -> bool:
+    """End `trial` as FAIL with its reason; a retry (resuming from `resume`) is queued first, so the count
+    never dips."""
     trial.set_user_attr(REASON, reason)
     frozen = study._storage.get_trial(trial._trial_id)
-    retried = retry and queue_retry(study, frozen, reason, max_retries=max_retries)
+    retried = retry and queue_retry(study, frozen, reason, max_retries=max_retries, resume=resume)
     study.tell(trial, state=TrialState.FAIL)
     return retried
+
+
+def carry_reports(study: optuna.Study, trial: optuna.Trial) -> None:
+    """A retry that resumes from its original's checkpoint starts with the original's reported epochs, so the
+    pruner judges the whole run (it reports the later epochs itself)."""
+    original = study._storage.get_trial(study._storage.get_trial_id_from_study_id_trial_number(
+        study._study_id, trial.user_attrs[RETRY_OF]))
+    for step, value in sorted(original.intermediate_values.items()):
+        trial.report(value, step)
 
 
 def stale_callback(max_retries: int):

@@ -30,6 +30,7 @@ from xsearch.validate import ConfigError
 
 TRIAL_CONFIG = "trial.yaml"
 TRIAL_LOG = "trial.out"
+GRACE_S = 60  # for a stopping trial to checkpoint (SLURM's warning comes 120 s before the kill in xsearch's presets)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,6 +39,7 @@ class Outcome:
     values: list[float] | None = None
     reason: str | None = None
     retry: bool = False  # the process or its worker died: the trial itself is not at fault
+    checkpoint: str | None = None  # where an interrupted trial can resume from
 
 
 def trial_config(base: Mapping[str, Any], params: Mapping[str, Any], *, study: str, monitor: str) -> dict[str, Any]:
@@ -78,11 +80,12 @@ def objective_values(summary: Mapping[str, Any], objectives: list[str]) -> list[
 class TrialProcess:
     """A trial's child process, kept alive in the study by heartbeats until it ends."""
 
-    def __init__(self, *, trial_dir: Path, link: TrialLink, env: Mapping[str, str],
+    def __init__(self, *, trial_dir: Path, link: TrialLink, env: Mapping[str, str | None],
                  storage: optuna.storages.BaseStorage, heartbeat: int, stopping: threading.Event) -> None:
         self.trial_dir = trial_dir
         self.link = link
-        self.env = {**os.environ, **env, TRIAL_ENV: link.to_env()}
+        merged = {**os.environ, **env, TRIAL_ENV: link.to_env()}
+        self.env = {key: value for key, value in merged.items() if value is not None}
         self.storage = storage
         self.heartbeat = heartbeat
         self.sweep_stopping = stopping
@@ -104,13 +107,17 @@ class TrialProcess:
         return code
 
     def terminate(self) -> None:
-        """Ask the trial to stop (it finishes its W&B run and summary), then insist."""
+        """Ask the trial to stop (it checkpoints and finishes its W&B run and summary); kill it if it takes more
+        than GRACE_S. Returns at once: a signal handler calls this."""
         if self.process is None or self.process.poll() is not None:
             return
         self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
+        escalate = threading.Timer(GRACE_S, self._kill)
+        escalate.daemon = True
+        escalate.start()
+
+    def _kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
             self.process.kill()
 
     def _beat(self) -> None:
@@ -129,8 +136,10 @@ def outcome(code: int, trial_dir: Path, objectives: list[str], *, interrupted: b
     status = summary["status"] if summary is not None else None
     if status == "pruned":
         return Outcome(optuna.trial.TrialState.PRUNED)
-    if interrupted and status != "completed":  # finished in time is finished, stopping or not
-        return Outcome(optuna.trial.TrialState.FAIL, reason="interrupted: the sweep was stopped", retry=True)
+    checkpoint = summary.get("interrupted_checkpoint") if summary is not None else None
+    if status == "interrupted" or (interrupted and status != "completed"):  # finished in time is finished
+        why = "the sweep was stopped" if interrupted else summary["error"]
+        return Outcome(optuna.trial.TrialState.FAIL, reason=f"interrupted: {why}", retry=True, checkpoint=checkpoint)
     if summary is None or code < 0:
         if code < 0:
             reason = f"trial process killed by {signal.Signals(-code).name}"

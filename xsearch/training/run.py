@@ -170,6 +170,8 @@ def _status(error: BaseException | None, *, pruned: bool) -> str:
 def _reason(error: BaseException | None) -> str | None:
     if error is None:
         return None
+    if isinstance(error, SIGTERMException):  # Lightning's, raised at the batch boundary after a SIGTERM/SIGUSR2
+        return "stopped by a signal at a batch boundary"
     return "".join(traceback.format_exception_only(error)).strip() or type(error).__name__
 
 

@@ -35,6 +35,17 @@ def run(root: Path, *args: str, timeout: int = 300) -> subprocess.CompletedProce
                           timeout=timeout)
 
 
+def running_trial(trial_dir: Path, *, timeout: float) -> list[str]:
+    """The pid of the trial process running in `trial_dir` (from its trial.pid), once it runs."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pid_file = trial_dir / "trial.pid"
+        if pid_file.is_file() and pid_file.read_text().strip():
+            return [pid_file.read_text().strip()]
+        time.sleep(0.2)
+    return []
+
+
 def load(root: Path, name: str) -> optuna.Study:
     return optuna.load_study(study_name=name, storage=f"sqlite:///{root / 'study.db'}")
 
@@ -126,12 +137,7 @@ def test_killed_driver_resumes_without_redoing_completed_trials(tmp_path):
     env = {**os.environ, "WANDB_MODE": "offline"}
     driver = subprocess.Popen(sweep_cmd(tmp_path, *args), cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 240
-    trial: list[str] = []
-    while not trial and time.monotonic() < deadline:  # one trial completed and the second one running
-        trial = subprocess.run(["pgrep", "-f", "--", f"--config-path={tmp_path / 'trials' / '1'}"],
-                               capture_output=True, text=True).stdout.split()
-        time.sleep(0.2)
+    trial = running_trial(tmp_path / "trials" / "1", timeout=240)  # one trial completed, the second one running
     if not trial:
         driver.kill()
         pytest.fail("the sweep never reached its second trial")
@@ -165,12 +171,7 @@ def test_a_killed_trial_process_is_retried(tmp_path):
     args = ["+sweep=residual", "sweep.name=killed", "sweep.workers=1", "sweep.n_trials=1"]
     driver = subprocess.Popen(sweep_cmd(tmp_path, *args), cwd=ROOT, env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 120
-    pids: list[str] = []
-    while not pids and time.monotonic() < deadline:
-        pids = subprocess.run(["pgrep", "-f", "--", f"--config-path={tmp_path / 'trials' / '0'}"], capture_output=True,
-                              text=True).stdout.split()
-        time.sleep(0.2)
+    pids = running_trial(tmp_path / "trials" / "0", timeout=120)
     assert pids, "the trial process never started"
     os.kill(int(pids[0]), signal.SIGKILL)
     output, _ = driver.communicate(timeout=240)

@@ -31,6 +31,7 @@ from xsearch.sweep.results import write_results
 from xsearch.sweep.settings import SweepSettings
 from xsearch.sweep.storage import PASSWORD_IN_URL, heartbeat_enabled, literal_password, open_storage, shown, storage_url
 from xsearch.sweep.trial import TRIAL_CONFIG, TrialProcess, check, outcome, rerun_command, trial_config
+from xsearch.sweep.zygote import Zygote
 from xsearch.validate import ConfigError
 
 _MISSING = object()
@@ -70,6 +71,12 @@ def gpu_slices(workers: int | None, devices_per_trial: int) -> tuple[int, list[s
 
 # Which process ran a trial: the host and the SLURM job (or the driver's pid).
 WORKER = f"{socket.gethostname()}:{os.environ.get('SLURM_JOB_ID') or os.getpid()}"
+
+
+def forkable(trainer: Mapping[str, Any]) -> bool:
+    """Whether a trial may be forked from a warm zygote. Not a multi-device one: Lightning starts its other
+    ranks by re-running the process's command line, which must then be `python -m xsearch ...`."""
+    return trainer.get("devices", 1) in (1, "1", "auto", [0])
 
 
 def cpu_count() -> int:
@@ -174,13 +181,20 @@ class Sweep:
             return trial
 
     def _worker(self, index: int) -> None:
-        while not self.stopping.is_set():
-            trial = self._next_trial()
-            if trial is None:
-                return
-            self._run_trial(trial, index)
+        # Started before the first ask, so its imports overlap with the study's set-up.
+        warm = self.settings.fork_trials and forkable(self.base["trainer"])
+        zygote = Zygote({**os.environ, "OMP_NUM_THREADS": str(self.threads)}) if warm else None
+        try:
+            while not self.stopping.is_set():
+                trial = self._next_trial()
+                if trial is None:
+                    return
+                self._run_trial(trial, index, zygote)
+        finally:
+            if zygote is not None:
+                zygote.close()
 
-    def _run_trial(self, trial: optuna.Trial, index: int) -> None:
+    def _run_trial(self, trial: optuna.Trial, index: int, zygote: Zygote | None) -> None:
         started = time.monotonic()
         params = self.space.suggest(trial)
         trial_dir = self.root / "trials" / str(trial.number)
@@ -205,8 +219,10 @@ class Sweep:
         env = trial_environment(self.threads, self.gpus[index])
         link = TrialLink(storage=self.url, study=self.settings.name, trial_id=trial._trial_id, number=trial.number,
                          pruner=dict(self.settings.pruner), monitor=self.settings.objectives[0])
+        warm = zygote is not None and zygote.alive() and forkable(config["trainer"])
         process = TrialProcess(trial_dir=trial_dir, link=link, env=env, storage=self.study._storage,
-                               heartbeat=self.settings.heartbeat, stopping=self.stopping)
+                               heartbeat=self.settings.heartbeat, stopping=self.stopping,
+                               zygote=zygote if warm else None)
         self.running[trial.number] = process
         try:
             code = process.run()

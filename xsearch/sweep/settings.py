@@ -59,6 +59,7 @@ class SweepSettings:
     retries: int = 2  # reruns of a trial whose process or worker died (not of one that failed by itself)
     heartbeat: int = 20  # seconds between a worker's heartbeats; a trial silent for 3 of them is stale
     enqueue: tuple[Mapping[str, Any], ...] = ()  # trials to run first, in order, e.g. [{optim: {lr: 0.01}}]
+    fork_trials: bool = True  # single-device trials fork from a warm zygote instead of a fresh interpreter
     job: int | None = None  # which of several worker jobs this is (--multirun 'sweep.job=range(W)'); a label only
 
     def __post_init__(self) -> None:
@@ -69,6 +70,7 @@ class SweepSettings:
         validate.integer("sweep.retries", self.retries, low=0)
         validate.integer("sweep.heartbeat", self.heartbeat, low=1)
         validate.integer("sweep.job", self.job, low=0, optional=True)
+        validate.boolean("sweep.fork_trials", self.fork_trials)
         validate.choice("sweep.sampler.name", self.sampler.get("name"), SAMPLERS)
         validate.choice("sweep.pruner.name", self.pruner.get("name"), PRUNERS)
         object.__setattr__(self, "objectives", tuple(self.objectives))

@@ -7,6 +7,7 @@ server from an interpolation such as `${oc.env:XSEARCH_DB_PASSWORD}`, which the 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -70,7 +71,7 @@ def open_storage(url: str, *, heartbeat: int | None = None,
     beat = {} if heartbeat is None else {"heartbeat_interval": heartbeat, "grace_period": 3 * heartbeat,
                                          "heartbeat_stale_trial_callback": on_stale}
     try:
-        return RDBStorage(url, engine_kwargs=engine_kwargs, **beat)
+        return _create(url, engine_kwargs, beat)
     except (sqlalchemy.exc.SQLAlchemyError, ImportError) as error:
         where = f"{parsed.host or 'localhost'}:{parsed.port}" if parsed.port else (parsed.host or parsed.database)
         cause = getattr(error, "orig", None) or error
@@ -78,6 +79,19 @@ def open_storage(url: str, *, heartbeat: int | None = None,
         if parsed.password:
             reason = reason.replace(parsed.password, "***")
         raise StorageError(f"cannot open the study storage {shown(url)} at {where}: {reason}") from None
+
+
+def _create(url: str, engine_kwargs: dict, beat: dict, attempts: int = 5) -> RDBStorage:
+    for attempt in range(1, attempts):
+        try:
+            return RDBStorage(url, engine_kwargs=engine_kwargs, **beat)
+        except sqlalchemy.exc.SQLAlchemyError as error:
+            # Workers starting together on a new database race to create Optuna's tables; the losers see them
+            # half made ("already exists", or PostgreSQL's "duplicate key" on its catalog). The next try finds them.
+            if not any(s in str(error) for s in ("already exists", "duplicate key")):
+                raise
+            time.sleep(0.2 * attempt)
+    return RDBStorage(url, engine_kwargs=engine_kwargs, **beat)
 
 
 def heartbeat_enabled(storage: optuna.storages.BaseStorage) -> bool:

@@ -25,11 +25,13 @@ from omegaconf import OmegaConf
 from xsearch.settings import load_settings
 from xsearch.sweep.reporting import TRIAL_ENV, TrialLink
 from xsearch.sweep.storage import heartbeat_enabled
+from xsearch.sweep.zygote import ForkedTrial, Zygote
 from xsearch.training.run import SUMMARY, plan
 from xsearch.validate import ConfigError
 
 TRIAL_CONFIG = "trial.yaml"
 TRIAL_LOG = "trial.out"
+TRIAL_PID = "trial.pid"  # the running trial's process id (to watch it, or to signal it by hand)
 GRACE_S = 60  # for a stopping trial to checkpoint (SLURM's warning comes 120 s before the kill in xsearch's presets)
 
 
@@ -81,7 +83,8 @@ class TrialProcess:
     """A trial's child process, kept alive in the study by heartbeats until it ends."""
 
     def __init__(self, *, trial_dir: Path, link: TrialLink, env: Mapping[str, str | None],
-                 storage: optuna.storages.BaseStorage, heartbeat: int, stopping: threading.Event) -> None:
+                 storage: optuna.storages.BaseStorage, heartbeat: int, stopping: threading.Event,
+                 zygote: Zygote | None = None) -> None:
         self.trial_dir = trial_dir
         self.link = link
         merged = {**os.environ, **env, TRIAL_ENV: link.to_env()}
@@ -89,20 +92,26 @@ class TrialProcess:
         self.storage = storage
         self.heartbeat = heartbeat
         self.sweep_stopping = stopping
-        self.process: subprocess.Popen | None = None
+        self.zygote = zygote
+        self.process: subprocess.Popen | ForkedTrial | None = None
         self.stopped = threading.Event()
 
     def run(self) -> int:
-        command = [sys.executable, "-m", "xsearch", f"--config-path={self.trial_dir}", "--config-name=trial",
-                   f"hydra.run.dir={self.trial_dir}"]
-        with open(self.trial_dir / TRIAL_LOG, "w") as log:
-            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=self.env,
-                                            start_new_session=True)  # a Ctrl-C reaches the driver, not the trial
-            if self.sweep_stopping.is_set():  # the sweep stopped while this trial was being prepared
-                self.terminate()
-            beating = threading.Thread(target=self._beat, daemon=True)
-            beating.start()
-            code = self.process.wait()
+        args = [f"--config-path={self.trial_dir}", "--config-name=trial", f"hydra.run.dir={self.trial_dir}"]
+        log = self.trial_dir / TRIAL_LOG
+        if self.zygote is not None:
+            self.process = self.zygote.start(args, env=self.env, cwd=os.getcwd(), log=str(log))
+        else:
+            with open(log, "w") as out:  # a new session: a Ctrl-C reaches the driver, not the trial
+                self.process = subprocess.Popen([sys.executable, "-m", "xsearch", *args], stdout=out,
+                                                stderr=subprocess.STDOUT, env=self.env, start_new_session=True)
+        (self.trial_dir / TRIAL_PID).write_text(f"{self.process.pid}\n")
+        if self.sweep_stopping.is_set():  # the sweep stopped while this trial was being prepared
+            self.terminate()
+        beating = threading.Thread(target=self._beat, daemon=True)
+        beating.start()
+        code = self.process.wait()
+        (self.trial_dir / TRIAL_PID).unlink(missing_ok=True)
         self.stopped.set()
         return code
 

@@ -25,6 +25,7 @@ class EpochMeter(pl.Callback):
         self._batches = 0
         self._start = 0.0
         self._train_seconds: float | None = None
+        self.first_step_at: float | None = None  # wall clock of the first training step (overhead benchmarks)
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         # A resumed epoch gets no on_train_epoch_start: its counts so far come from the checkpoint.
@@ -33,6 +34,10 @@ class EpochMeter(pl.Callback):
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._images, self._loss_sum, self._batches = 0, 0.0, 0
         self._start = time.perf_counter()
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx: int) -> None:
+        if self.first_step_at is None:
+            self.first_step_at = time.time()
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
         self._images += len(batch[0]) * trainer.world_size

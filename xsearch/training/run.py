@@ -117,6 +117,7 @@ def train(settings: Settings, config: dict[str, Any], run_dir: Path, *,
     summary["wandb"] = wandb_run
     summary["run_dir"] = str(run_dir)
     summary["resumed_from"] = settings.resume
+    summary["first_step_at"] = meter.first_step_at
     summary["interrupted_checkpoint"] = str(stopper.saved) if stopper.saved else None
     if settings.checkpoint and trainer.checkpoint_callback is not None:
         summary["checkpoint"] = trainer.checkpoint_callback.best_model_path or None

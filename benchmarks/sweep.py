@@ -68,6 +68,14 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{'xsearch (asynchronous)':<28}{wall:>10.1f}{ours:>14.1%}")
     print(f"{'batch barrier (replayed)':<28}{barrier_wall(durations, args.workers):>10.1f}{barrier:>14.1%}")
     print(f"ratio xsearch / batch barrier utilization: {ours / barrier:.3f}")
+    # While trials are left to hand out, idle time is the scheduler's; after the last one starts, a worker waits
+    # for nothing but the end of the sweep, and only knowing durations in advance could shorten that tail.
+    last_start = max(t.datetime_start for t in trials)
+    span = (last_start - first).total_seconds()
+    steady = sum(max(0.0, (min(t.datetime_complete, last_start) - t.datetime_start).total_seconds())
+                 for t in trials) / (span * args.workers) if span > 0 else 1.0
+    print(f"xsearch utilization until the last trial starts: {steady:.1%}; "
+          f"tail after it: {(last - last_start).total_seconds():.1f} s")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ def test_sweep_benchmark_prints_utilization_of_both_schedules():
     assert re.search(r"xsearch \(asynchronous\)\s+\d+\.\d\s+\d+\.\d%", out)
     assert re.search(r"batch barrier \(replayed\)\s+\d+\.\d\s+\d+\.\d%", out)
     assert "ratio xsearch / batch barrier utilization:" in out
+    assert re.search(r"xsearch utilization until the last trial starts: \d+\.\d%; tail after it: \d+\.\d s", out)
 
 
 def test_spectrum_benchmark_prints_every_variant_against_the_regular_reference():
@@ -40,3 +41,20 @@ def test_data_benchmark_prints_both_paths_and_the_ratio():
         assert re.search(rf"{re.escape(data)}\s+xsearch in-memory\s+\d+\.\d%\s+\d+", out)
         assert re.search(rf"{re.escape(data)}\s+DataLoader\s+\d+\.\d%\s+\d+", out)
         assert re.search(rf"{re.escape(data)}\s+ratio xsearch / DataLoader images/s: \d+\.\d{{3}}", out)
+
+
+def test_pruning_benchmark_prints_the_compute_ratio():
+    out = subprocess.run([sys.executable, str(BENCHMARKS / "pruning.py"), "--smoke"], check=True,
+                         capture_output=True, text=True, timeout=900).stdout
+    assert re.search(r"^unpruned\s+\d+\s+\d+\s+\d+\s+\d+\.\d\s", out, re.MULTILINE)
+    assert re.search(r"^pruned\s+\d+\s+\d+\s+\d+\s+\d+\.\d\s", out, re.MULTILINE)
+    assert re.search(r"ratio unpruned / pruned compute: \d+\.\d\d", out)
+    assert re.search(r"same best configuration: (yes|no) \(unpruned: .+; pruned: .+\)", out)
+
+
+def test_overhead_benchmark_prints_both_trial_starts_and_the_ratio():
+    out = subprocess.run([sys.executable, str(BENCHMARKS / "overhead.py"), "--smoke"], check=True,
+                         capture_output=True, text=True, timeout=300).stdout
+    for label in ("xsearch (forked from a warm zygote)", "fresh interpreter per trial"):
+        assert re.search(rf"{re.escape(label)}\s+\d+\.\d\d\s+\d+\.\d\d\s+\d+\.\d\d", out)
+    assert re.search(r"ratio xsearch / fresh interpreter overhead: \d+\.\d{3}", out)

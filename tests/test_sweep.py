@@ -194,7 +194,7 @@ def test_median_pruner_prunes_trials_that_trail_and_says_so(tmp_path):
             "+sweep.space.optim.lr={type:float,low:1.0e-12,high:0.01,log:true}", "sweep.space.seed=[0,1,2]",
             "sweep.pruner.name=median", "+sweep.pruner.n_startup_trials=1", "+sweep.pruner.n_warmup_steps=1",
             f"sweep.enqueue={enqueue}",
-            "trainer.max_epochs=3", "optim.warmup_epochs=0", f"sweep.dir={tmp_path}",
+            "trainer.max_epochs=3", "optim.warmup_epochs=0", f"sweep.dir={tmp_path}", "+trainer.limit_train_batches=30",
             *[a for a in TINY if not a.startswith(("+trainer.limit_train", "trainer.max_epochs", "logger"))]]
     out = subprocess.run([sys.executable, "-m", "xsearch", *args], cwd=ROOT, capture_output=True, text=True,
                          env={**os.environ, "WANDB_MODE": "offline"}, timeout=400)

@@ -13,8 +13,8 @@ driver sets and which counts multiply-accumulates; 2 FLOPs per MAC; forward +
 backward = 3x the forward). Validation runs once per epoch on the same images
 for every trial, so counting it too (2 x MACs per val image per epoch) gives
 the same ratio. Wall time of each sweep is printed as well; on a shared 2-core
-machine it is contended and noisy, and each trial also pays a fixed process
-start (about 7 s) that pruning cannot save.
+machine it is contended and noisy, and each trial also pays a fixed start
+(forking, config, Trainer: about 2 s) that pruning cannot save.
 
 The comparison is exact, not statistical: CPU runs repeat bit for bit, so a
 trial of the pruned sweep follows the unpruned sweep's learning curve of the
@@ -26,8 +26,9 @@ Since the pruner's decisions depend on the order of the trials, the unpruned
 learning curves are then replayed through the same pruner in many random
 orders of the grid, which says how much the one real order was luck.
 
-    python benchmarks/pruning.py            # 16 trials x 9 epochs, twice: about 6-8 minutes on 2 CPU cores
+    python benchmarks/pruning.py            # 16 trials x 12 epochs, twice: about 5 minutes on 2 idle CPU cores
     python benchmarks/pruning.py --pruner name=median,n_startup_trials=3,n_warmup_steps=1
+    python benchmarks/pruning.py --keep runs/ && python benchmarks/pruning.py --reuse runs/   # report again
     python benchmarks/pruning.py --smoke    # 4 trials x 3 epochs, to check the script runs
 """
 

@@ -21,7 +21,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -129,7 +128,6 @@ class ForkedTrial:
         self.zygote = zygote
         self.pid = pid
         self.returncode: int | None = None
-        self._ended = threading.Event()
 
     def wait(self) -> int:
         if self.returncode is None:
@@ -138,14 +136,13 @@ class ForkedTrial:
             except RuntimeError:  # the zygote died: nothing can report this trial's end, so end it here
                 self.kill()
                 self.returncode = -signal.SIGKILL
-            self._ended.set()
         return self.returncode
 
     def poll(self) -> int | None:
         return self.returncode
 
     def send_signal(self, signum: int) -> None:
-        if not self._ended.is_set():
+        if self.returncode is None:
             try:
                 os.kill(self.pid, signum)
             except ProcessLookupError:

@@ -3,7 +3,7 @@
 Runs the same real sweep twice (`python -m xsearch +sweep=depth_width ...`, one
 worker, grid sampler: the same trials in the same order): once with
 `sweep.pruner.name=none`, once with a pruner (default: Optuna's successive
-halving, reduction factor 3, first rung after the step-1 report). Compute is
+halving, reduction factor 3, first rung after epoch 1). Compute is
 counted, not timed, so it does not depend on what else the machine is doing:
 
     training compute = sum over trials of epochs trained x train images per epoch x 6 x forward MACs per image
@@ -27,7 +27,7 @@ learning curves are then replayed through the same pruner in many random
 orders of the grid, which says how much the one real order was luck.
 
     python benchmarks/pruning.py            # 16 trials x 12 epochs, twice: about 5 minutes on 2 idle CPU cores
-    python benchmarks/pruning.py --pruner name=median,n_startup_trials=3,n_warmup_steps=1
+    python benchmarks/pruning.py --pruner name=median,n_startup_trials=3,n_warmup_steps=2
     python benchmarks/pruning.py --keep runs/ && python benchmarks/pruning.py --reuse runs/   # report again
     python benchmarks/pruning.py --smoke    # 4 trials x 3 epochs, to check the script runs
 """
@@ -140,11 +140,11 @@ def replay(curves: list[tuple[tuple, list[float], int]], pruner: dict[str, Any])
     pruned, epochs = set(), {}
     for key, curve, _ in curves:
         trial = study.ask()
-        for step, value in enumerate(curve):
+        for step, value in enumerate(curve, start=1):  # as a trial reports: step = epochs trained
             trial.report(value, step)
-            if trial.should_prune():
+            if step < len(curve) and trial.should_prune():  # a trial that trained fully is never pruned
                 pruned.add(key)
-                epochs[key] = step + 1
+                epochs[key] = step
                 study.tell(trial, state=optuna.trial.TrialState.PRUNED)
                 break
         else:

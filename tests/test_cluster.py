@@ -89,7 +89,7 @@ def test_ddp_trials_inside_a_sweep_are_pruned_and_completed_on_every_rank(tmp_pa
     args = ["+sweep=activation", "sweep.name=ddp", "sweep.workers=1", "sweep.n_trials=2",
             "sweep.sampler={name:random,seed:0}", "~sweep.space.model", "sweep.space.seed=[0,1]",
             "+sweep.space.optim.lr={type:float,low:1.0e-12,high:0.01,log:true}", f"sweep.enqueue={enqueue}",
-            "sweep.pruner.name=median", "+sweep.pruner.n_startup_trials=1", "+sweep.pruner.n_warmup_steps=1",
+            "sweep.pruner.name=median", "+sweep.pruner.n_startup_trials=1", "+sweep.pruner.n_warmup_steps=2",
             "trainer.max_epochs=3", "optim.warmup_epochs=0", "trainer.accelerator=cpu", "trainer.devices=2",
             "trainer.strategy=ddp", f"sweep.dir={tmp_path}", "logger=wandb",
             *[a for a in TINY if not a.startswith(("trainer.max_epochs", "logger"))]]
@@ -102,7 +102,7 @@ def test_ddp_trials_inside_a_sweep_are_pruned_and_completed_on_every_rank(tmp_pa
         summary = json.loads((trial_dir / "summary.json").read_text())
         assert summary["device"] == "cpu x2" and summary["epochs"] == epochs
         assert len(list((trial_dir / "wandb").glob("offline-run-*"))) == 1  # W&B written once, by rank 0
-        assert sorted(trial.intermediate_values) == list(range(epochs))  # reported once per epoch
+        assert sorted(trial.intermediate_values) == list(range(1, epochs + 1))  # epochs trained, once each
     # The sweep ran once: Lightning's re-launch of the trial's command line for rank 1 did not start another.
     assert out.stdout.count("xsearch sweep ddp: 0/2 trials done") == 1
     assert len(list((tmp_path / "driver").iterdir())) == 1
@@ -163,4 +163,4 @@ def test_a_slurm_job_warned_before_its_time_limit_checkpoints_requeues_and_resum
     assert stopped["status"] == "interrupted" and 1 <= stopped["epochs"] < 4
     assert resumed["resumed_from"] == checkpoint and resumed["epochs"] == 4  # finished the run, not restarted it
     assert resumed["history"][:stopped["epochs"]] == stopped["history"]
-    assert sorted(retry.intermediate_values) == [0, 1, 2, 3]
+    assert sorted(retry.intermediate_values) == [1, 2, 3, 4]

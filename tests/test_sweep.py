@@ -187,12 +187,12 @@ def test_a_killed_trial_process_is_retried(tmp_path):
 
 def test_median_pruner_prunes_trials_that_trail_and_says_so(tmp_path):
     # A controlled objective: the first trial learns (lr 3e-3); the next two cannot (lr 1e-12),
-    # so at the second epoch they sit at chance, far below the first trial's median.
+    # so at the second epoch (the first the warm-up of 2 allows) they sit at chance, far below the first's median.
     enqueue = "[{optim:{lr:0.003},seed:0},{optim:{lr:1.0e-12},seed:1},{optim:{lr:1.0e-12},seed:2}]"
     args = ["+sweep=activation", "sweep.name=pruned", "sweep.workers=1", "sweep.n_trials=3",
             "sweep.sampler={name:random,seed:0}", "~sweep.space.model",
             "+sweep.space.optim.lr={type:float,low:1.0e-12,high:0.01,log:true}", "sweep.space.seed=[0,1,2]",
-            "sweep.pruner.name=median", "+sweep.pruner.n_startup_trials=1", "+sweep.pruner.n_warmup_steps=1",
+            "sweep.pruner.name=median", "+sweep.pruner.n_startup_trials=1", "+sweep.pruner.n_warmup_steps=2",
             f"sweep.enqueue={enqueue}",
             "trainer.max_epochs=3", "optim.warmup_epochs=0", f"sweep.dir={tmp_path}", "+trainer.limit_train_batches=30",
             *[a for a in TINY if not a.startswith(("+trainer.limit_train", "trainer.max_epochs", "logger"))]]

@@ -52,10 +52,15 @@ class OptunaReporter(pl.Callback):
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking or self.link.monitor not in trainer.callback_metrics:
             return
+        # Optuna's step is the number of epochs trained, so a pruner's resource counts epochs: successive
+        # halving's rung at min_resource=1 falls after the first epoch, and n_warmup_steps=2 first prunes after two.
+        epochs = trainer.current_epoch + 1
+        finished = trainer.max_epochs is not None and epochs >= trainer.max_epochs
         prune = False
         if trainer.is_global_zero:
-            self.trial.report(float(trainer.callback_metrics[self.link.monitor]), step=trainer.current_epoch)
-            prune = self.trial.should_prune()
+            self.trial.report(float(trainer.callback_metrics[self.link.monitor]), step=epochs)
+            # A trial that has trained its whole budget completes: pruning it now would only throw its result away.
+            prune = not finished and self.trial.should_prune()
         if trainer.strategy.broadcast(prune, src=0):
-            self.pruned_at = trainer.current_epoch
+            self.pruned_at = epochs
             trainer.should_stop = True

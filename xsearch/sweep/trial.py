@@ -25,7 +25,7 @@ from omegaconf import OmegaConf
 from xsearch.settings import load_settings
 from xsearch.sweep.reporting import TRIAL_ENV, TrialLink
 from xsearch.sweep.storage import heartbeat_enabled
-from xsearch.sweep.zygote import ForkedTrial, Zygote
+from xsearch.sweep.zygote import ForkedTrial, Zygote, ZygoteGone
 from xsearch.training.run import SUMMARY, plan
 from xsearch.validate import ConfigError
 
@@ -100,8 +100,11 @@ class TrialProcess:
         args = [f"--config-path={self.trial_dir}", "--config-name=trial", f"hydra.run.dir={self.trial_dir}"]
         log = self.trial_dir / TRIAL_LOG
         if self.zygote is not None:
-            self.process = self.zygote.start(args, env=self.env, cwd=os.getcwd(), log=str(log))
-        else:
+            try:
+                self.process = self.zygote.start(args, env=self.env, cwd=os.getcwd(), log=str(log))
+            except ZygoteGone:  # it died since the worker last looked: this trial starts the slow way
+                self.process = None
+        if self.process is None:
             with open(log, "w") as out:  # a new session: a Ctrl-C reaches the driver, not the trial
                 self.process = subprocess.Popen([sys.executable, "-m", "xsearch", *args], stdout=out,
                                                 stderr=subprocess.STDOUT, env=self.env, start_new_session=True)

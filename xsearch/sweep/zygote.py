@@ -94,6 +94,10 @@ def serve() -> None:
         out.flush()
 
 
+class ZygoteGone(RuntimeError):
+    """The warm process has exited: it can start no trial and report no end."""
+
+
 class Zygote:
     """The worker's side: start trials in the warm process and wait for them like subprocess.Popen."""
 
@@ -102,8 +106,11 @@ class Zygote:
                                         stdout=subprocess.PIPE, text=True, env=dict(env), start_new_session=True)
 
     def start(self, args: Sequence[str], *, env: Mapping[str, str], cwd: str, log: str) -> ForkedTrial:
-        self.process.stdin.write(json.dumps({"args": list(args), "env": dict(env), "cwd": cwd, "log": log}) + "\n")
-        self.process.stdin.flush()
+        try:
+            self.process.stdin.write(json.dumps({"args": list(args), "env": dict(env), "cwd": cwd, "log": log}) + "\n")
+            self.process.stdin.flush()
+        except (BrokenPipeError, ValueError) as error:  # ValueError: its pipe was already closed
+            raise ZygoteGone(f"the trial zygote exited with code {self.process.wait()}") from error
         return ForkedTrial(self, int(self._read()["pid"]))
 
     def alive(self) -> bool:
@@ -112,7 +119,7 @@ class Zygote:
     def _read(self) -> dict[str, Any]:
         line = self.process.stdout.readline()
         if not line:
-            raise RuntimeError(f"the trial zygote exited with code {self.process.wait()}")
+            raise ZygoteGone(f"the trial zygote exited with code {self.process.wait()}")
         return json.loads(line)
 
     def close(self) -> None:
@@ -133,7 +140,7 @@ class ForkedTrial:
         if self.returncode is None:
             try:
                 self.returncode = int(self.zygote._read()["code"])
-            except RuntimeError:  # the zygote died: nothing can report this trial's end, so end it here
+            except ZygoteGone:  # nothing can report this trial's end any more, so end it here
                 self.kill()
                 self.returncode = -signal.SIGKILL
         return self.returncode

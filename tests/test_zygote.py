@@ -1,0 +1,74 @@
+"""The warm process trials fork from: losing it never loses a trial or leaves one running unwatched."""
+
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+
+from xsearch.sweep.reporting import TrialLink
+from xsearch.sweep.trial import TRIAL_LOG, TrialProcess
+from xsearch.sweep.zygote import Zygote, ZygoteGone
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def zygote():
+    warm = Zygote({**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)})
+    yield warm
+    if warm.alive():
+        warm.close()
+
+
+def _killed(zygote: Zygote) -> None:
+    os.kill(zygote.process.pid, signal.SIGKILL)
+    zygote.process.wait()
+
+
+def _gone(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_a_trial_whose_zygote_dies_is_killed_and_ends_as_killed(zygote, tmp_path):
+    # A run that would train for a long time: only the zygote's death can end it within the test.
+    args = ["trainer.max_epochs=100000", "logger=none", f"hydra.run.dir={tmp_path}"]
+    trial = zygote.start(args, env={**os.environ, "OMP_NUM_THREADS": "1"}, cwd=str(ROOT), log=str(tmp_path / "log"))
+    time.sleep(1.0)
+    assert trial.poll() is None and not _gone(trial.pid, 0)
+    _killed(zygote)
+    assert trial.wait() == -signal.SIGKILL  # the worker reads this as "killed": the trial is queued again
+    assert _gone(trial.pid, timeout=10)
+
+
+def test_a_dead_zygote_refuses_to_start_a_trial(zygote, tmp_path):
+    _killed(zygote)
+    with pytest.raises(ZygoteGone, match="exited with code -9"):
+        zygote.start(["--help"], env=dict(os.environ), cwd=str(tmp_path), log=str(tmp_path / "log"))
+
+
+def test_a_trial_whose_zygote_died_before_it_started_runs_in_a_fresh_interpreter(zygote, tmp_path):
+    _killed(zygote)
+    storage = optuna.storages.RDBStorage(f"sqlite:///{tmp_path / 'study.db'}")
+    study = optuna.create_study(storage=storage, study_name="s")
+    trial = study.ask()
+    link = TrialLink(storage=f"sqlite:///{tmp_path / 'study.db'}", study="s", trial_id=trial._trial_id,
+                     number=trial.number, pruner={"name": "none"}, monitor="val/acc")
+    # No trial.yaml in the trial's folder: the fresh `python -m xsearch` fails at once, in Hydra, with its own
+    # message in the trial's log, which proves it ran.
+    process = TrialProcess(trial_dir=tmp_path, link=link, env={"PYTHONPATH": str(ROOT)}, storage=storage,
+                           heartbeat=60, stopping=threading.Event(), zygote=zygote)
+    assert process.run() == 1
+    assert "Cannot find primary config 'trial'" in (tmp_path / TRIAL_LOG).read_text()
+    assert process.process.args[:3] == [sys.executable, "-m", "xsearch"]

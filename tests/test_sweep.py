@@ -88,6 +88,13 @@ def test_invalid_sweeps_are_rejected_before_any_trial(override, message):
     assert message in str(error.value)
 
 
+def test_a_sweep_left_without_a_space_says_what_is_missing():
+    from xsearch.sweep.driver import run_sweep
+
+    with pytest.raises(ConfigError, match=r"^sweep.space not set: a sweep needs a name and a space"):
+        run_sweep(composed("+sweep=activation", "sweep.space=???"))
+
+
 def test_invalid_space_from_the_command_line_creates_no_study(tmp_path):
     out = run(tmp_path, "+sweep=activation", "+sweep.space.model.segments=[0]", timeout=120)
     assert out.returncode == 2

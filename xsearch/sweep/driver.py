@@ -244,6 +244,10 @@ def run_sweep(cfg: DictConfig) -> float | None:
     written = OmegaConf.to_container(cfg.sweep, resolve=False).get("storage")  # before interpolation
     if isinstance(written, str) and literal_password(written):
         raise ConfigError(PASSWORD_IN_URL)
+    missing = sorted(OmegaConf.missing_keys(cfg.sweep))  # keys a sweep built on conf/sweep_base.yaml left '???'
+    if missing:
+        raise ConfigError(f"{', '.join(missing)} not set: a sweep needs a name and a space, "
+                          "e.g. sweep.name=mine '+sweep.space.model.segments=[1,4]' (see conf/sweep/)")
     values = OmegaConf.to_container(cfg, resolve=True)
     settings = SweepSettings.from_mapping(values.pop("sweep"))
     load_settings(values)  # the base config must be valid before any trial is asked for

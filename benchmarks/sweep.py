@@ -1,14 +1,18 @@
-"""Worker utilization of xsearch's asynchronous sweep against a batch-barrier schedule of the same trials.
+"""Worker utilization of xsearch's sweep: longest-first asynchronous workers, against Optuna's grid order and
+against a batch-barrier schedule.
 
-Runs a real sweep (`python -m xsearch +sweep=...`) whose trials differ in
-length (epochs and depth vary), then reads each trial's start and end from the
-study. Utilization = busy time / (wall time x workers). The batch-barrier
-figure replays the same measured durations the way a blocking launcher runs
-them: `workers` trials at a time, the next batch starting when the slowest of
-the previous one ends (Hydra's Optuna sweeper does this).
+Runs a real grid sweep (`python -m xsearch +sweep=...`) whose trials differ in
+length (epochs and depth vary) twice in one run: once as shipped (a whole grid
+hands out its costliest points first, `sweep.longest_first=true`) and once in
+Optuna's own shuffled grid order (`sweep.longest_first=false`), the reference.
+Each trial's start and end come from the study. Utilization = busy time /
+(wall time x workers). The batch-barrier figure replays the reference's
+measured durations the way a blocking launcher runs them: `workers` trials at a
+time, the next batch starting when the slowest of the previous one ends (Hydra's
+Optuna sweeper does this).
 
-    python benchmarks/sweep.py            # 12 tiny trials, 2 workers: a few minutes on 2 CPU cores
-    python benchmarks/sweep.py --smoke    # 4 trials, to check the script runs
+    python benchmarks/sweep.py            # a 12-point grid of tiny trials, 2 workers, twice: ~3 min on 2 CPU cores
+    python benchmarks/sweep.py --smoke    # a 4-point grid, to check the script runs
 """
 
 from __future__ import annotations
@@ -18,7 +22,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import optuna
@@ -26,56 +29,65 @@ import optuna
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_sweep(root: Path, *, trials: int, workers: int) -> float:
+# A whole grid (longest-first applies to whole grids): depth x epochs x seed.
+GRID = {"model.middle_depth": "[0,4]", "trainer.max_epochs": "[1,4,12]", "seed": "[0,1]"}
+SMOKE_GRID = {"model.middle_depth": "[0,4]", "trainer.max_epochs": "[1,2]", "seed": "[0]"}
+
+
+def run_sweep(root: Path, *, grid: dict[str, str], workers: int, longest_first: bool) -> None:
     args = [sys.executable, "-m", "xsearch", "+sweep=depth_width", "sweep.name=bench", f"sweep.dir={root}",
-            f"sweep.n_trials={trials}", f"sweep.workers={workers}", "sweep.pruner.name=none",
+            f"sweep.workers={workers}", "sweep.pruner.name=none",
             "~sweep.pruner.n_startup_trials", "~sweep.pruner.n_warmup_steps",
-            "sweep.sampler={name:grid,seed:0}", "sweep.space.model.middle_depth=[0,4]",
-            "sweep.space.model.width=[0.125]", "+sweep.space.trainer.max_epochs=[1,4,12]", "+sweep.space.seed=[0,1]",
+            "sweep.sampler={name:grid,seed:0}", "sweep.space.model.width=[0.125]",
+            *(f"{'' if key.startswith('model.') else '+'}sweep.space.{key}={values}" for key, values in grid.items()),
+            f"sweep.longest_first={str(longest_first).lower()}",
             "+trainer.limit_train_batches=12", "+trainer.limit_val_batches=1", "logger=csv", "data.batch_size=32"]
-    started = time.perf_counter()
     subprocess.run(args, cwd=ROOT, check=True, capture_output=True, env={**os.environ, "WANDB_MODE": "offline"})
-    return time.perf_counter() - started
 
 
 def barrier_wall(durations: list[float], workers: int) -> float:
     return sum(max(durations[i:i + workers]) for i in range(0, len(durations), workers))
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--trials", type=int, default=12)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--smoke", action="store_true")
-    args = parser.parse_args(argv)
-    if args.smoke:
-        args.trials = 4
+def measure(grid: dict[str, str], workers: int, longest_first: bool) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        run_sweep(root, trials=args.trials, workers=args.workers)
+        run_sweep(root, grid=grid, workers=workers, longest_first=longest_first)
         study = optuna.load_study(study_name="bench", storage=f"sqlite:///{root / 'study.db'}")
-        trials = sorted((t for t in study.trials if t.datetime_complete), key=lambda t: t.number)
-    durations = [(t.datetime_complete - t.datetime_start).total_seconds() for t in trials]
-    first = min(t.datetime_start for t in trials)
-    last = max(t.datetime_complete for t in trials)
+        done = sorted((t for t in study.trials if t.datetime_complete), key=lambda t: t.number)
+    durations = [(t.datetime_complete - t.datetime_start).total_seconds() for t in done]
+    first = min(t.datetime_start for t in done)
+    last = max(t.datetime_complete for t in done)
+    last_start = max(t.datetime_start for t in done)
     wall = (last - first).total_seconds()
-    busy = sum(durations)
-    ours = busy / (wall * args.workers)
-    barrier = busy / (barrier_wall(durations, args.workers) * args.workers)
-    print(f"{len(trials)} trials of {min(durations):.1f}-{max(durations):.1f} s, {args.workers} workers, "
-          f"{os.cpu_count()} CPU cores")
-    print(f"{'schedule':<28}{'wall s':>10}{'utilization':>14}")
-    print(f"{'xsearch (asynchronous)':<28}{wall:>10.1f}{ours:>14.1%}")
-    print(f"{'batch barrier (replayed)':<28}{barrier_wall(durations, args.workers):>10.1f}{barrier:>14.1%}")
-    print(f"ratio xsearch / batch barrier utilization: {ours / barrier:.3f}")
     # While trials are left to hand out, idle time is the scheduler's; after the last one starts, a worker waits
-    # for nothing but the end of the sweep, and only knowing durations in advance could shorten that tail.
-    last_start = max(t.datetime_start for t in trials)
+    # only for the end of the sweep, which the order of the trials decides.
     span = (last_start - first).total_seconds()
     steady = sum(max(0.0, (min(t.datetime_complete, last_start) - t.datetime_start).total_seconds())
-                 for t in trials) / (span * args.workers) if span > 0 else 1.0
-    print(f"xsearch utilization until the last trial starts: {steady:.1%}; "
-          f"tail after it: {(last - last_start).total_seconds():.1f} s")
+                 for t in done) / (span * workers) if span > 0 else 1.0
+    return {"durations": durations, "wall": wall, "utilization": sum(durations) / (wall * workers),
+            "steady": steady, "tail": (last - last_start).total_seconds()}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--smoke", action="store_true", help="a 4-point grid of 1-2 epochs, to check the script runs")
+    args = parser.parse_args(argv)
+    grid = SMOKE_GRID if args.smoke else GRID
+    ours = measure(grid, args.workers, longest_first=True)
+    optuna_order = measure(grid, args.workers, longest_first=False)
+    durations = optuna_order["durations"]
+    barrier = barrier_wall(durations, args.workers)
+    barrier_use = sum(durations) / (barrier * args.workers)
+    print(f"{len(durations)} trials of {min(durations):.1f}-{max(durations):.1f} s, {args.workers} workers, "
+          f"{os.cpu_count()} CPU cores")
+    print(f"{'schedule':<44}{'wall s':>8}{'utilization':>13}{'until last start':>18}{'tail s':>8}")
+    for name, run in (("xsearch, longest first (default)", ours), ("xsearch, Optuna's grid order", optuna_order)):
+        print(f"{name:<44}{run['wall']:>8.1f}{run['utilization']:>13.1%}{run['steady']:>18.1%}{run['tail']:>8.1f}")
+    print(f"{'batch barrier, Optuna order (replayed)':<44}{barrier:>8.1f}{barrier_use:>13.1%}")
+    print(f"ratio longest-first / Optuna-order utilization: {ours['utilization'] / optuna_order['utilization']:.3f}")
+    print(f"ratio longest-first / batch-barrier utilization: {ours['utilization'] / barrier_use:.3f}")
 
 
 if __name__ == "__main__":

@@ -15,13 +15,16 @@ def test_model_benchmark_prints_a_ratio_against_timm():
     assert re.search(r"ratio xsearch / timm legacy_xception \(median of 1 rounds\): \d+\.\d{3}", out)
 
 
-def test_sweep_benchmark_prints_utilization_of_both_schedules():
+def test_sweep_benchmark_prints_utilization_of_every_schedule():
     out = subprocess.run([sys.executable, str(BENCHMARKS / "sweep.py"), "--smoke"], check=True, capture_output=True,
                          text=True, timeout=600).stdout
-    assert re.search(r"xsearch \(asynchronous\)\s+\d+\.\d\s+\d+\.\d%", out)
-    assert re.search(r"batch barrier \(replayed\)\s+\d+\.\d\s+\d+\.\d%", out)
-    assert "ratio xsearch / batch barrier utilization:" in out
-    assert re.search(r"xsearch utilization until the last trial starts: \d+\.\d%; tail after it: \d+\.\d s", out)
+    row = r"\s+\d+\.\d\s+\d+\.\d%\s+\d+\.\d%\s+\d+\.\d"
+    assert re.search(r"^4 trials of ", out, re.MULTILINE)
+    assert re.search(r"xsearch, longest first \(default\)" + row, out)
+    assert re.search(r"xsearch, Optuna's grid order" + row, out)
+    assert re.search(r"batch barrier, Optuna order \(replayed\)\s+\d+\.\d\s+\d+\.\d%", out)
+    assert re.search(r"ratio longest-first / Optuna-order utilization: \d\.\d{3}", out)
+    assert re.search(r"ratio longest-first / batch-barrier utilization: \d\.\d{3}", out)
 
 
 def test_spectrum_benchmark_prints_every_variant_against_the_regular_reference():

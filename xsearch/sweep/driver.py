@@ -28,9 +28,10 @@ from xsearch.sweep import study as book
 from xsearch.sweep.console import Console
 from xsearch.sweep.reporting import TrialLink
 from xsearch.sweep.results import write_results
-from xsearch.sweep.settings import SweepSettings
+from xsearch.sweep.settings import GridSampler, SweepSettings
 from xsearch.sweep.storage import PASSWORD_IN_URL, heartbeat_enabled, literal_password, open_storage, shown, storage_url
-from xsearch.sweep.trial import TRIAL_CONFIG, TrialProcess, check, outcome, rerun_command, trial_config
+from xsearch.sweep.trial import (TRIAL_CONFIG, TrialProcess, check, outcome, relative_cost, rerun_command,
+                                  trial_config)
 from xsearch.sweep.zygote import Zygote
 from xsearch.validate import ConfigError
 
@@ -105,8 +106,12 @@ class Sweep:
         self.url = storage_url(settings.storage, self.root)
         storage = open_storage(self.url, heartbeat=settings.heartbeat,
                                on_stale=book.stale_callback(settings.retries))
+        sampler = settings.build_sampler()
+        if settings.longest_first and isinstance(sampler, GridSampler) and settings.total == len(sampler.points()):
+            sampler.longest_first(lambda point: relative_cost(
+                trial_config(base, point, study=settings.name, monitor=settings.objectives[0]), settings.limits))
         self.study = optuna.create_study(storage=storage, study_name=settings.name,
-                                         sampler=settings.build_sampler(), pruner=settings.build_pruner(),
+                                         sampler=sampler, pruner=settings.build_pruner(),
                                          directions=settings.directions, load_if_exists=True)
         stored = [d.name.lower() for d in self.study.directions]
         if stored != settings.directions:

@@ -69,6 +69,17 @@ def check(config: Mapping[str, Any], limits: Mapping[str, Any]) -> tuple[dict[st
     return architecture, None
 
 
+def relative_cost(config: Mapping[str, Any], limits: Mapping[str, Any]) -> float:
+    """A trial's training compute up to a constant factor, for ordering a grid: MACs per image x epochs
+    (x batches per epoch where they are limited). 0 for a trial that will not train."""
+    architecture, rejected = check(config, limits)
+    if rejected is not None:
+        return 0.0
+    trainer = config["trainer"]
+    epochs = trainer.get("max_epochs") or 1
+    return architecture["flops"] * max(epochs, 1) * (trainer.get("limit_train_batches") or 1)
+
+
 def rerun_command(trial_dir: Path) -> str:
     return f"python -m xsearch --config-path={trial_dir} --config-name=trial hydra.run.dir={trial_dir}/rerun"
 

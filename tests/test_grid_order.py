@@ -1,0 +1,55 @@
+"""A grid sweep hands out its costliest trials first, so its workers finish together instead of one waiting
+for a long last trial."""
+
+import optuna
+from omegaconf import OmegaConf
+
+from conftest import composed
+from xsearch.sweep.driver import Sweep
+from xsearch.sweep.settings import GridSampler, SweepSettings
+from xsearch.sweep.trial import check, trial_config
+
+SPACE = {"x": [1, 2, 3, 4], "y": ["a", "b"]}
+
+
+def _cost(point):
+    return point["x"] * (10 if point["y"] == "b" else 1)
+
+
+def _ask(study, n):
+    trials = [study.ask() for _ in range(n)]
+    return [{"x": t.suggest_categorical("x", SPACE["x"]), "y": t.suggest_categorical("y", SPACE["y"])}
+            for t in trials]
+
+
+def test_every_point_is_handed_out_once_in_decreasing_cost():
+    sampler = GridSampler(SPACE, seed=3)
+    sampler.longest_first(_cost)
+    study = optuna.create_study(sampler=sampler)
+    points = _ask(study, 8)
+    assert [_cost(p) for p in points] == [40, 30, 20, 10, 4, 3, 2, 1]
+
+
+def test_a_resumed_study_skips_points_already_taken_for_the_costliest_free_one():
+    first = GridSampler(SPACE, seed=3)  # an earlier run of the study: Optuna's own (shuffled) order
+    study = optuna.create_study(sampler=first)
+    taken = _ask(study, 3)
+    for trial in study.trials:
+        study.tell(trial.number, 0.0)
+    resumed = GridSampler(SPACE, seed=3)
+    resumed.longest_first(_cost)
+    study.sampler = resumed
+    rest = _ask(study, 5)
+    free = sorted((p for p in (dict(x=x, y=y) for x in SPACE["x"] for y in SPACE["y"]) if p not in taken),
+                  key=_cost, reverse=True)
+    assert rest == free
+
+
+def test_a_sweep_asks_for_its_most_expensive_variant_first(tmp_path):
+    values = OmegaConf.to_container(composed("+sweep=depth_width", f"sweep.dir={tmp_path}"), resolve=True)
+    settings = SweepSettings.from_mapping(values.pop("sweep"))
+    sweep = Sweep(values, settings)
+    trials = [sweep.study.ask() for _ in range(settings.total)]
+    macs = [check(trial_config(values, sweep.space.suggest(t), study="depth_width", monitor="val/acc"), {})[0]["flops"]
+            for t in trials]
+    assert macs == sorted(macs, reverse=True) and len(set(macs)) == settings.total

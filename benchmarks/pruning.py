@@ -73,6 +73,7 @@ def parse_pruner(text: str) -> dict[str, Any]:
 def sweep_command(root: Path, space: dict[str, list], pruner: dict[str, Any], args: argparse.Namespace) -> list[str]:
     command = [sys.executable, "-m", "xsearch", "+sweep=depth_width", f"sweep.name={STUDY}", f"sweep.dir={root}",
                "sweep.workers=1", "sweep.sampler={name:grid,seed:0}",
+               "sweep.longest_first=false",  # both sweeps in Optuna's order (an unpruned grid would go longest first)
                "~sweep.pruner.n_startup_trials", "~sweep.pruner.n_warmup_steps", f"sweep.pruner.name={pruner['name']}"]
     command += [f"+sweep.pruner.{k}={v}" for k, v in pruner.items() if k != "name"]
     for key, values in space.items():

@@ -45,11 +45,22 @@ def test_a_resumed_study_skips_points_already_taken_for_the_costliest_free_one()
     assert rest == free
 
 
-def test_a_sweep_asks_for_its_most_expensive_variant_first(tmp_path):
-    values = OmegaConf.to_container(composed("+sweep=depth_width", f"sweep.dir={tmp_path}"), resolve=True)
+def _asked_macs(tmp_path, *overrides):
+    values = OmegaConf.to_container(composed("+sweep=depth_width", f"sweep.dir={tmp_path}", *overrides), resolve=True)
     settings = SweepSettings.from_mapping(values.pop("sweep"))
     sweep = Sweep(values, settings)
     trials = [sweep.study.ask() for _ in range(settings.total)]
-    macs = [check(trial_config(values, sweep.space.suggest(t), study="depth_width", monitor="val/acc"), {})[0]["flops"]
+    return [check(trial_config(values, sweep.space.suggest(t), study="depth_width", monitor="val/acc"), {})[0]["flops"]
             for t in trials]
-    assert macs == sorted(macs, reverse=True) and len(set(macs)) == settings.total
+
+
+def test_an_unpruned_sweep_asks_for_its_most_expensive_variant_first(tmp_path):
+    macs = _asked_macs(tmp_path, "sweep.pruner.name=none", "~sweep.pruner.n_startup_trials",
+                       "~sweep.pruner.n_warmup_steps")
+    assert macs == sorted(macs, reverse=True) and len(set(macs)) == len(macs) == 9
+
+
+def test_a_pruned_sweep_keeps_optunas_order(tmp_path):
+    # A pruner passes a study's first trials leniently: they must not all be the costliest.
+    macs = _asked_macs(tmp_path)  # depth_width prunes with the median rule
+    assert sorted(macs, reverse=True) != macs and len(set(macs)) == 9

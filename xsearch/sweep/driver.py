@@ -107,7 +107,11 @@ class Sweep:
         storage = open_storage(self.url, heartbeat=settings.heartbeat,
                                on_stale=book.stale_callback(settings.retries))
         sampler = settings.build_sampler()
-        if settings.longest_first and isinstance(sampler, GridSampler) and settings.total == len(sampler.points()):
+        # Not under a pruner: pruned trials end early, so the estimate is wrong, and asynchronous pruners pass
+        # a study's first trials leniently, so front-loading the costliest ones costs more than the tail saves.
+        pruned = settings.pruner.get("name", "none") != "none"
+        if (settings.longest_first and not pruned and isinstance(sampler, GridSampler)
+                and settings.total == len(sampler.points())):
             sampler.longest_first(lambda point: relative_cost(
                 trial_config(base, point, study=settings.name, monitor=settings.objectives[0]), settings.limits))
         self.study = optuna.create_study(storage=storage, study_name=settings.name,

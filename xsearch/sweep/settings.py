@@ -88,7 +88,7 @@ class SweepSettings:
     heartbeat: int = 20  # seconds between a worker's heartbeats; a trial silent for 3 of them is stale
     enqueue: tuple[Mapping[str, Any], ...] = ()  # trials to run first, in order, e.g. [{optim: {lr: 0.01}}]
     fork_trials: bool = True  # single-device trials fork from a warm zygote instead of a fresh interpreter
-    longest_first: bool = True  # a whole grid runs its costliest points first (false: Optuna's shuffled order)
+    longest_first: bool = True  # an unpruned whole grid runs its costliest points first (false: Optuna's order)
     job: int | None = None  # which of several worker jobs this is (--multirun 'sweep.job=range(W)'); a label only
 
     def __post_init__(self) -> None:

@@ -11,7 +11,10 @@ import pytest
 import yaml
 
 import wandb_records
+from conftest import composed
 from xsearch.model import XceptionConfig, cost
+from xsearch.settings import load_settings
+from xsearch.validate import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -60,21 +63,30 @@ def test_default_run_trains_to_the_accuracy_bar_and_leaves_its_outputs(tmp_path)
 
 
 @pytest.mark.parametrize("args,message", [
-    (["data=cifar10", "data.root=/nonexistent/cifar"], "/nonexistent/cifar"),
+    (["data=cifar10", "data.root=/nonexistent/cifar"], "/nonexistent/cifar"),  # found when the data is opened
+    (["model.segments=0"], "xsearch: config error: model.segments=0 is invalid: expected 'depthwise' or an integer"),
+])
+def test_bad_config_stops_the_command_before_anything_is_written(tmp_path, args, message):
+    out = xsearch(f"hydra.run.dir={tmp_path}", "logger=wandb", *args, timeout=120)
+    assert out.returncode != 0
+    assert message in out.stderr
+    assert not (tmp_path / "summary.json").exists()
+    assert not (tmp_path / "wandb").exists()
+
+
+@pytest.mark.parametrize("args,message", [
     (["data.name=imagenet"], "data.name='imagenet' is invalid: expected one of digits"),
-    (["model.segments=0"], "model.segments=0 is invalid: expected 'depthwise' or an integer >= 1"),
     (["optim.lr=-1"], "optim.lr=-1 is invalid: expected a finite number > 0"),
     (["+model.segmnets=4"], "unknown model key(s) segmnets"),
     (["+trainer.max_epoch=3"], "unknown trainer key max_epoch"),
     (["+seeed=3"], "unknown top-level key(s) seeed"),
     (["model.width=wide"], "model.width='wide' is invalid: expected a finite number > 0"),
 ])
-def test_bad_config_is_a_clear_error_before_training(tmp_path, args, message):
-    out = xsearch(f"hydra.run.dir={tmp_path}", "logger=wandb", *args, timeout=120)
-    assert out.returncode != 0
-    assert message in out.stderr
-    assert not (tmp_path / "summary.json").exists()
-    assert not (tmp_path / "wandb").exists()
+def test_bad_config_is_a_clear_error_naming_the_value(args, message):
+    # The same check as above, in-process: the command prints exactly this message.
+    with pytest.raises(ConfigError) as error:
+        load_settings(composed(*args))
+    assert message in str(error.value)
 
 
 def test_unknown_data_group_lists_the_available_ones(tmp_path):

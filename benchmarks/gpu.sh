@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every GPU figure docs/BENCHMARKS.md asks for, in one run, for a session that is lent a GPU:
 #
-#   bash benchmarks/gpu.sh                      # on the GPU machine: ~6 min on an H200; tables in $OUT/gpu.txt
+#   bash benchmarks/gpu.sh                      # on the GPU machine (sized for ~6 min on an H200); tables in $OUT/gpu.txt
 #   SMOKE=1 DEVICE=cpu bash benchmarks/gpu.sh   # here, in a minute: checks every step but compile runs
 #
 # Train step against timm's legacy_xception at 299x299, batch 64: fp32, bf16-mixed, bf16 + channels_last,

@@ -11,7 +11,7 @@ measured durations the way a blocking launcher runs them: `workers` trials at a
 time, the next batch starting when the slowest of the previous one ends (Hydra's
 Optuna sweeper does this).
 
-    python benchmarks/sweep.py            # a 12-point grid of tiny trials, 2 workers, twice: ~3 min on 2 CPU cores
+    python benchmarks/sweep.py            # a 12-point grid of tiny trials, 2 workers, twice: ~2 min on 2 CPU cores
     python benchmarks/sweep.py --smoke    # a 2-point grid, to check the script runs
 """
 

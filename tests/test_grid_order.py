@@ -40,7 +40,7 @@ def test_a_resumed_study_skips_points_already_taken_for_the_costliest_free_one()
     resumed.longest_first(_cost)
     study.sampler = resumed
     rest = _ask(study, 5)
-    free = sorted((p for p in (dict(x=x, y=y) for x in SPACE["x"] for y in SPACE["y"]) if p not in taken),
+    free = sorted((p for p in ({"x": x, "y": y} for x in SPACE["x"] for y in SPACE["y"]) if p not in taken),
                   key=_cost, reverse=True)
     assert rest == free
 

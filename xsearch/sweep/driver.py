@@ -28,7 +28,7 @@ from xsearch.sweep import study as book
 from xsearch.sweep.console import Console
 from xsearch.sweep.reporting import TrialLink
 from xsearch.sweep.results import write_results
-from xsearch.sweep.settings import GridSampler, SweepSettings
+from xsearch.sweep.settings import SweepSettings
 from xsearch.sweep.storage import PASSWORD_IN_URL, heartbeat_enabled, literal_password, open_storage, shown, storage_url
 from xsearch.sweep.trial import (TRIAL_CONFIG, TrialProcess, check, outcome, relative_cost, rerun_command,
                                   trial_config)
@@ -107,11 +107,7 @@ class Sweep:
         storage = open_storage(self.url, heartbeat=settings.heartbeat,
                                on_stale=book.stale_callback(settings.retries))
         sampler = settings.build_sampler()
-        # Not under a pruner: pruned trials end early, so the estimate is wrong, and asynchronous pruners pass
-        # a study's first trials leniently, so front-loading the costliest ones costs more than the tail saves.
-        pruned = settings.pruner.get("name", "none") != "none"
-        if (settings.longest_first and not pruned and isinstance(sampler, GridSampler)
-                and settings.total == len(sampler.points())):
+        if settings.orders_by_cost:
             sampler.longest_first(lambda point: relative_cost(
                 trial_config(base, point, study=settings.name, monitor=settings.objectives[0]), settings.limits))
         self.study = optuna.create_study(storage=storage, study_name=settings.name,
@@ -228,7 +224,7 @@ class Sweep:
         env = trial_environment(self.threads, self.gpus[index])
         link = TrialLink(storage=self.url, study=self.settings.name, trial_id=trial._trial_id, number=trial.number,
                          pruner=dict(self.settings.pruner), monitor=self.settings.objectives[0])
-        warm = zygote is not None and zygote.alive() and forkable(config["trainer"])
+        warm = zygote is not None and forkable(config["trainer"])  # a zygote found dead falls back in TrialProcess
         process = TrialProcess(trial_dir=trial_dir, link=link, env=env, storage=self.study._storage,
                                heartbeat=self.settings.heartbeat, stopping=self.stopping,
                                zygote=zygote if warm else None)

@@ -154,6 +154,14 @@ class SweepSettings:
         return self.n_trials if self.n_trials is not None else len(self.search_space().grid_points())
 
     @property
+    def orders_by_cost(self) -> bool:
+        """Whether the grid goes longest first: only a whole grid without a pruner. Pruned trials end early, so
+        the estimate is wrong, and asynchronous pruners pass a study's first trials leniently, so front-loading
+        the costliest ones costs more than the tail saves."""
+        return (self.longest_first and self.sampler.get("name") == "grid" and self.pruner.get("name", "none") == "none"
+                and self.total == len(self.search_space().grid_points()))
+
+    @property
     def root(self) -> Path:
         return Path(self.dir if self.dir is not None else Path("sweeps") / self.name).expanduser().resolve()
 

@@ -76,8 +76,8 @@ def relative_cost(config: Mapping[str, Any], limits: Mapping[str, Any]) -> float
     if rejected is not None:
         return 0.0
     trainer = config["trainer"]
-    epochs = trainer.get("max_epochs") or 1
-    return architecture["flops"] * max(epochs, 1) * (trainer.get("limit_train_batches") or 1)
+    epochs = max(trainer.get("max_epochs") or 1, 1)  # None or -1: no epoch limit, counted as one
+    return architecture["flops"] * epochs * (trainer.get("limit_train_batches") or 1)
 
 
 def rerun_command(trial_dir: Path) -> str:

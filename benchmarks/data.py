@@ -5,8 +5,9 @@ Both feed the same small network the same images with the same augmentation
 for digits). The reference is the usual PyTorch recipe: a Dataset that
 augments one sample at a time in `__getitem__`, a DataLoader with worker
 processes collating batches. xsearch cuts batches from tensors in memory and
-augments the whole batch at once (xsearch/data/). Reported: the share of the
-step spent waiting for the next batch, and images per second.
+augments the whole batch at once (xsearch/data/). Both train the network in the
+memory layout xsearch trains it in (channels last on x86 CPUs). Reported: the
+share of the step spent waiting for the next batch, and images per second.
 
     python benchmarks/data.py              # digits and CIFAR-shaped synthetic data, CPU
     python benchmarks/data.py --smoke      # a few steps, to check it runs
@@ -23,6 +24,9 @@ from torch.utils.data import DataLoader, Dataset
 
 from xsearch.data import DataSettings, build_datamodule
 from xsearch.model import build_model
+from xsearch.training.layout import channels_last_pays_on_cpu, in_layout
+
+LAYOUT = torch.channels_last if channels_last_pays_on_cpu() else torch.contiguous_format
 
 
 class PerSampleAugment(Dataset):
@@ -62,7 +66,7 @@ def measure(loader, model, optimizer, steps: int) -> tuple[float, float]:
             iterator = iter(loader)
             x, y = next(iterator)
         waited += time.perf_counter() - before
-        nn.functional.cross_entropy(model(x), y).backward()
+        nn.functional.cross_entropy(model(in_layout(x, LAYOUT)), y).backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         images += len(y)
@@ -86,7 +90,8 @@ def main(argv: list[str] | None = None) -> None:
                                                 train_samples=8192), 4, True),
     }
     print(f"batch {args.batch}, {args.steps} steps, tiny network (width 0.125, 1 middle block), CPU, "
-          f"{torch.get_num_threads()} threads; reference: DataLoader with {args.workers} workers")
+          f"{torch.get_num_threads()} threads, {'channels last' if LAYOUT == torch.channels_last else 'NCHW'}; "
+          f"reference: DataLoader with {args.workers} workers")
     print(f"{'data':<26}{'path':<22}{'waiting':>10}{'img/s':>10}")
     for name, (settings, padding, flip) in cases.items():
         datamodule = build_datamodule(settings, seed=0)
@@ -100,7 +105,7 @@ def main(argv: list[str] | None = None) -> None:
         for path, loader in (("xsearch in-memory", datamodule.train_dataloader()), ("DataLoader", reference)):
             torch.manual_seed(0)
             model = build_model(width=0.125, middle_depth=1, num_classes=datamodule.num_classes,
-                                in_channels=datamodule.channels, stem_stride=1, stem_padding=1)
+                                in_channels=datamodule.channels, stem_stride=1, stem_padding=1).to(memory_format=LAYOUT)
             optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
             results[path] = measure(loader, model, optimizer, args.steps)
             print(f"{name:<26}{path:<22}{results[path][0]:>10.1%}{results[path][1]:>10.0f}")

@@ -21,6 +21,7 @@ from xsearch import validate
 from xsearch.data import DataSettings
 from xsearch.model import WidthSolution, XceptionConfig, solve_width
 from xsearch.model.budget import METRICS
+from xsearch.training.layout import channels_last_pays_on_cpu
 from xsearch.training.optim import OptimSettings
 from xsearch.training.tracking import LoggerSettings
 from xsearch.validate import ConfigError
@@ -95,7 +96,10 @@ class Settings:
         return kwargs
 
     def use_channels_last(self) -> bool:
-        return self.on_gpu() if self.channels_last == "auto" else self.channels_last
+        """`auto`: where it is measured faster, on a GPU and on an x86 CPU (xsearch/training/layout.py)."""
+        if self.channels_last != "auto":
+            return self.channels_last
+        return self.on_gpu() or channels_last_pays_on_cpu()
 
     def model_config(self, *, num_classes: int, in_channels: int,
                      input_size: tuple[int, int]) -> tuple[XceptionConfig, WidthSolution | None]:

@@ -24,7 +24,9 @@ def random_shift(images: Tensor, *, padding: int, generator: torch.Generator | N
     sample = torch.arange(batch, device=images.device)[:, None, None]
     # Channels last so the three index tensors broadcast to [B, H, W] and channels ride along.
     cropped = padded.permute(0, 2, 3, 1)[sample, rows[:, :, None], cols[:, None, :]]
-    return cropped.permute(0, 3, 1, 2).contiguous()
+    # Back to NCHW strides by a copy: `.contiguous()` would keep the channels-last strides of a one-channel batch
+    # (they read as both layouts), and oneDNN would then run channels-last kernels (docs/ONEDNN_AVX2_HANG.md).
+    return cropped.permute(0, 3, 1, 2).clone(memory_format=torch.contiguous_format)
 
 
 def random_flip(images: Tensor, *, generator: torch.Generator | None = None) -> Tensor:

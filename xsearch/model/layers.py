@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from xsearch.model.spec import BlockSpec, UnitSpec
@@ -22,7 +23,26 @@ def conv3x3(c_in: int, c_out: int, *, stride: int = 1, padding: int = 1, groups:
 
 
 def conv1x1(c_in: int, c_out: int, *, stride: int = 1) -> nn.Conv2d:
-    return nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False)
+    if stride > 1:
+        return StridedPointwise(c_in, c_out, 1, stride=stride, bias=False)
+    return nn.Conv2d(c_in, c_out, 1, bias=False)
+
+
+class StridedPointwise(nn.Conv2d):
+    """A strided 1x1 convolution (the entry and exit flows' shortcuts) that keeps off oneDNN's broken kernel.
+
+    oneDNN's AVX2 backward pass of a strided 1x1 convolution in channels-last layout hangs or corrupts the heap
+    (docs/ONEDNN_AVX2_HANG.md). On a CPU this takes every stride-th pixel first (an average pool over one pixel,
+    which is exact) and convolves that with stride 1: the same numbers from the same parameters, and oneDNN never
+    runs a strided 1x1 kernel, on any instruction set. As fast as the strided kernel (docs/BENCHMARKS.md); a
+    strided slice instead would cost 13-15% of a training step, in its backward pass. GPUs run the convolution
+    as it is.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.device.type != "cpu":
+            return super().forward(x)
+        return F.conv2d(F.avg_pool2d(x, kernel_size=1, stride=self.stride), self.weight, self.bias)
 
 
 def activation(name: str) -> nn.Module:

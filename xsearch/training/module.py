@@ -9,6 +9,7 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from xsearch.model import XceptionConfig, build_model
+from xsearch.training.layout import in_layout
 from xsearch.training.optim import OptimSettings, build_optimizer, build_scheduler
 
 
@@ -35,7 +36,7 @@ class SpectrumModule(pl.LightningModule):
                          if classes >= 10 else None)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_fn(x.contiguous(memory_format=self.memory_format))
+        return self.forward_fn(in_layout(x, self.memory_format))
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         x, y = batch
@@ -54,7 +55,7 @@ class SpectrumModule(pl.LightningModule):
     def validation_step(self, batch, batch_idx: int) -> None:
         x, y = batch
         net = self.ema.module if self.ema is not None else self.forward_fn
-        logits = net(x.contiguous(memory_format=self.memory_format))
+        logits = net(in_layout(x, self.memory_format))
         self.log("val/loss", self.loss(logits, y), on_epoch=True, sync_dist=True, batch_size=len(y))
         self.val_acc(logits, y)
         self.log("val/acc", self.val_acc, on_epoch=True, batch_size=len(y))

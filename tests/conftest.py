@@ -7,6 +7,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
+import processes
 from xsearch.app import config_dir
 
 # W&B must never try to reach a server from a test.
@@ -38,3 +39,20 @@ def tiny_run(tmp_path):
         return train_run(tmp_path, *TINY, *overrides)
 
     return run
+
+
+@pytest.fixture
+def spawned():
+    """`spawned(args, **popen_kwargs)` starts `python -m xsearch <args>` in the background. Whatever it started
+    and is still running when the test ends, trials and zygotes included, is killed then."""
+    started = []
+
+    def spawn(args, **kwargs):
+        process = processes.spawn(args, **kwargs)
+        started.append(process)
+        return process
+
+    yield spawn
+    for process in started:
+        processes.kill_tree(process.pid)
+        process.communicate()

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+import processes
 import wandb_records
 from conftest import composed
 from xsearch.model import XceptionConfig, cost
@@ -20,10 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def xsearch(*args, cwd=ROOT, env=None, timeout=600):
-    env = {**os.environ, "WANDB_MODE": "offline", **(env or {})}
-    env.pop("WANDB_API_KEY", None)
-    return subprocess.run([sys.executable, "-m", "xsearch", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    return processes.xsearch(*args, cwd=cwd, env=env, timeout=timeout)
 
 
 def test_default_run_trains_to_the_accuracy_bar_and_leaves_its_outputs(tmp_path):

@@ -2,16 +2,16 @@
 
 import os
 import re
-import subprocess
 import sys
 from pathlib import Path
+
+import processes
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
 def test_sweep_benchmark_prints_utilization_of_every_schedule():
-    out = subprocess.run([sys.executable, str(BENCHMARKS / "sweep.py"), "--smoke"], check=True, capture_output=True,
-                         text=True, timeout=600).stdout
+    out = processes.run([sys.executable, str(BENCHMARKS / "sweep.py"), "--smoke"], timeout=600, check=True).stdout
     row = r"\s+\d+\.\d\s+\d+\.\d%\s+\d+\.\d%\s+\d+\.\d"
     assert re.search(r"^2 trials of ", out, re.MULTILINE)
     assert re.search(r"xsearch, longest first \(default\)" + row, out)
@@ -22,8 +22,7 @@ def test_sweep_benchmark_prints_utilization_of_every_schedule():
 
 
 def test_spectrum_benchmark_prints_every_variant_against_the_regular_reference():
-    out = subprocess.run([sys.executable, str(BENCHMARKS / "spectrum.py"), "--smoke"], check=True,
-                         capture_output=True, text=True, timeout=300).stdout
+    out = processes.run([sys.executable, str(BENCHMARKS / "spectrum.py"), "--smoke"], timeout=300, check=True).stdout
     lines = {line.split()[0]: line.split() for line in out.splitlines()[2:]}
     assert list(lines) == ["regular", "segments=1", "segments=2", "segments=4", "segments=8", "segments=16",
                            "segments=depthwise"]
@@ -32,8 +31,7 @@ def test_spectrum_benchmark_prints_every_variant_against_the_regular_reference()
 
 
 def test_data_benchmark_prints_both_paths_and_the_ratio():
-    out = subprocess.run([sys.executable, str(BENCHMARKS / "data.py"), "--smoke"], check=True, capture_output=True,
-                         text=True, timeout=300).stdout
+    out = processes.run([sys.executable, str(BENCHMARKS / "data.py"), "--smoke"], timeout=300, check=True).stdout
     for data in ("digits (1x32x32)", "CIFAR-shaped (3x32x32)"):
         assert re.search(rf"{re.escape(data)}\s+xsearch in-memory\s+\d+\.\d%\s+\d+", out)
         assert re.search(rf"{re.escape(data)}\s+DataLoader\s+\d+\.\d%\s+\d+", out)
@@ -41,8 +39,7 @@ def test_data_benchmark_prints_both_paths_and_the_ratio():
 
 
 def test_pruning_benchmark_prints_the_compute_ratio():
-    out = subprocess.run([sys.executable, str(BENCHMARKS / "pruning.py"), "--smoke"], check=True,
-                         capture_output=True, text=True, timeout=900).stdout
+    out = processes.run([sys.executable, str(BENCHMARKS / "pruning.py"), "--smoke"], timeout=900, check=True).stdout
     assert re.search(r"^unpruned\s+\d+\s+\d+\s+\d+\s+\d+\.\d\s", out, re.MULTILINE)
     assert re.search(r"^pruned\s+\d+\s+\d+\s+\d+\s+\d+\.\d\s", out, re.MULTILINE)
     assert re.search(r"ratio unpruned / pruned compute: \d+\.\d\d", out)
@@ -50,8 +47,7 @@ def test_pruning_benchmark_prints_the_compute_ratio():
 
 
 def test_overhead_benchmark_prints_both_trial_starts_and_the_ratio():
-    out = subprocess.run([sys.executable, str(BENCHMARKS / "overhead.py"), "--smoke"], check=True,
-                         capture_output=True, text=True, timeout=300).stdout
+    out = processes.run([sys.executable, str(BENCHMARKS / "overhead.py"), "--smoke"], timeout=300, check=True).stdout
     for label in ("xsearch (forked from a warm zygote)", "fresh interpreter per trial"):
         assert re.search(rf"{re.escape(label)}\s+\d+\.\d\d\s+\d+\.\d\d\s+\d+\.\d\d", out)
     assert re.search(r"ratio xsearch / fresh interpreter overhead: \d+\.\d{3}", out)
@@ -61,8 +57,7 @@ def test_the_gpu_script_runs_every_step_and_keeps_its_tables(tmp_path):
     # On the CPU at its smallest size: what a session lent a GPU will run, checked before it spends GPU time.
     # Its first table is benchmarks/model.py's CPU smoke run (fp32 against timm).
     env = {**os.environ, "SMOKE": "1", "DEVICE": "cpu", "PYTHON": sys.executable, "OUT": str(tmp_path)}
-    subprocess.run(["bash", str(BENCHMARKS / "gpu.sh")], check=True, capture_output=True, text=True, timeout=600,
-                   env=env, cwd=BENCHMARKS.parent)
+    processes.run(["bash", str(BENCHMARKS / "gpu.sh")], check=True, timeout=600, env=env)
     log = (tmp_path / "gpu.txt").read_text()
     assert "!! exit" not in log
     assert len(re.findall(r"ratio xsearch / timm legacy_xception \(median of \d rounds\): \d+\.\d{3}", log)) == 3

@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -18,7 +17,8 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from test_sweep import ROOT, TINY
+import processes
+from test_sweep import TINY
 
 IN_CI = os.environ.get("XSEARCH_CI") == "1"
 
@@ -46,8 +46,7 @@ def slurm() -> None:
 
 
 def xsearch(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "xsearch", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, "WANDB_MODE": "offline"})
+    return processes.xsearch(*args, timeout=timeout)
 
 
 def passwords() -> list[str]:
@@ -125,16 +124,16 @@ def test_slurm_worker_jobs_share_one_postgres_study_until_it_has_n_trials(tmp_pa
         assert not files_containing(tmp_path, secret)
 
 
-def test_a_slurm_job_warned_before_its_time_limit_checkpoints_requeues_and_resumes(tmp_path, postgres, slurm):
+def test_a_slurm_job_warned_before_its_time_limit_checkpoints_requeues_and_resumes(tmp_path, postgres, slurm,
+                                                                                  spawned):
     name = f"ci-{uuid.uuid4().hex[:8]}"
     run = [a for a in TINY if not a.startswith(("trainer.max_epochs", "+trainer.limit_train_batches"))]
-    launcher = subprocess.Popen(
-        [sys.executable, "-m", "xsearch", "+sweep=residual", f"sweep.name={name}", f"sweep.storage={postgres}",
+    launcher = spawned(
+        ["+sweep=residual", f"sweep.name={name}", f"sweep.storage={postgres}",
          f"sweep.dir={tmp_path}", "sweep.n_trials=1", "sweep.workers=1", "sweep.job=0", "hydra/launcher=slurm",
          f"hydra.launcher.name={name}", "hydra.launcher.cpus_per_task=1", "hydra.launcher.timeout_min=20",
          "trainer.max_epochs=4", "+trainer.limit_train_batches=30", *run, "--multirun"],
-        cwd=ROOT, env={**os.environ, "WANDB_MODE": "offline"}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True)
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     log = tmp_path / "trials" / "0" / "trial.out"
     deadline = time.monotonic() + 240
     while not (log.is_file() and "epoch 1/4" in log.read_text()):

@@ -5,9 +5,7 @@ import contextlib
 import csv
 import io
 import json
-import os
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 
@@ -16,6 +14,7 @@ import pytest
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState
 
+import processes
 import wandb_records
 from xsearch.report import NoStudyError, write_report
 
@@ -33,8 +32,7 @@ SWEEP = ["+sweep=separability", "sweep.name=spectrum", "sweep.space.model.segmen
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory):
     root = tmp_path_factory.mktemp("sweep")
-    out = subprocess.run([sys.executable, "-m", "xsearch", *SWEEP, f"sweep.dir={root}"], cwd=ROOT,
-                         env={**os.environ, "WANDB_MODE": "offline"}, capture_output=True, text=True, timeout=400)
+    out = processes.xsearch(*SWEEP, f"sweep.dir={root}", timeout=400)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
@@ -274,8 +272,7 @@ def test_a_path_without_a_study_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match=f"no study in {tmp_path}: expected {tmp_path / 'study.db'}"):
         write_report(tmp_path)
     assert not (tmp_path / "study.db").exists()  # nothing created by looking
-    out = subprocess.run([sys.executable, "-m", "xsearch.report", str(tmp_path), "--no-wandb"], cwd=ROOT,
-                         capture_output=True, text=True, timeout=120)
+    out = processes.run([sys.executable, "-m", "xsearch.report", str(tmp_path), "--no-wandb"], timeout=120)
     assert out.returncode == 2 and out.stderr.strip().splitlines() == [
         f"xsearch report: error: no study in {tmp_path}: expected {tmp_path / 'study.db'} (the SQLite study of "
         "python -m xsearch +sweep=<name>); for another storage pass --storage URL"]

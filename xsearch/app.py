@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import faulthandler
+import signal
 import sys
 from pathlib import Path
 
@@ -49,6 +51,8 @@ def main(cfg: DictConfig) -> float | None:
     from xsearch.training.run import summary_line, train
 
     link = TrialLink.from_env()  # set only in a trial process started by a sweep worker
+    if link is not None:  # the sweep's watchdog asks a stalled trial where it is stuck before killing it
+        faulthandler.register(signal.SIGQUIT, all_threads=True)
     try:
         if "sweep" in cfg and link is None:
             from xsearch.sweep.driver import run_sweep

@@ -13,6 +13,7 @@ import signal
 import socket
 import threading
 import time
+import traceback
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -127,6 +128,7 @@ class Sweep:
         self.running: dict[int, TrialProcess] = {}
         self.console = Console(settings, self.workers)
         self.stopped_by: int | None = None  # the signal that stopped this sweep
+        self.killed = False  # a second signal: trials killed at once, no report
 
     def run(self) -> optuna.Study:
         if self.settings.enqueue and not self.study.trials:
@@ -150,6 +152,10 @@ class Sweep:
             fcntl.flock(lock, fcntl.LOCK_EX)
             write_results(self.study, self.settings, self.root, self.url)
             self.console.finish(self.study, self.root)
+            if self.killed:
+                print(f"xsearch sweep: killed, no report written; make it with: python -m xsearch.report {self.root}",
+                      flush=True)
+                return
             if book.counts(self.study).pending and not self.stopping.is_set():
                 print("xsearch sweep: other workers are still running trials; the last one writes the report",
                       flush=True)
@@ -162,7 +168,13 @@ class Sweep:
                       f"re-run it with: python -m xsearch.report {self.root}", flush=True)
 
     def stop(self, signum: int | None = None) -> None:
-        """Stop asking; tell running trials to stop (they checkpoint, are failed and queued again to resume)."""
+        """Stop asking; tell running trials to stop (they checkpoint, are failed and queued again to resume).
+        Asked a second time, kill them at once instead (they are failed and queued again, without a checkpoint)."""
+        if self.stopping.is_set():
+            self.killed = True
+            for process in list(self.running.values()):
+                process.kill()
+            return
         self.stopped_by = self.stopped_by or signum
         self.stopping.set()
         for process in list(self.running.values()):
@@ -194,7 +206,11 @@ class Sweep:
                 trial = self._next_trial()
                 if trial is None:
                     return
-                self._run_trial(trial, index, zygote)
+                try:
+                    self._run_trial(trial, index, zygote)
+                except Exception as error:  # a bug of xsearch's own: fail this trial, say why, go on
+                    traceback.print_exc()
+                    book.fail_if_running(self.study, trial, f"xsearch error: {type(error).__name__}: {error}")
         finally:
             if zygote is not None:
                 zygote.close()
@@ -227,16 +243,18 @@ class Sweep:
         warm = zygote is not None and forkable(config["trainer"])  # a zygote found dead falls back in TrialProcess
         process = TrialProcess(trial_dir=trial_dir, link=link, env=env, storage=self.study._storage,
                                heartbeat=self.settings.heartbeat, stopping=self.stopping,
-                               zygote=zygote if warm else None)
+                               zygote=zygote if warm else None, stall_timeout=self.settings.stall_timeout,
+                               trial_timeout=self.settings.trial_timeout)
         self.running[trial.number] = process
         try:
             code = process.run()
         finally:
             self.running.pop(trial.number, None)
-        result = outcome(code, trial_dir, self.settings.objectives, interrupted=self.stopping.is_set())
+        result = outcome(code, trial_dir, self.settings.objectives, interrupted=self.stopping.is_set(),
+                         aborted=process.aborted)
         if result.state == optuna.trial.TrialState.FAIL:
             retried = book.fail(self.study, trial, result.reason, retry=result.retry,
-                                max_retries=self.settings.retries, resume=result.checkpoint)
+                                max_retries=self.settings.retries, resume=result.checkpoint, stalled=result.stalled)
             reason = result.reason + (" (queued again)" if retried else "")
         else:
             self.study.tell(trial, values=result.values, state=result.state)
@@ -263,8 +281,13 @@ def run_sweep(cfg: DictConfig) -> float | None:
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR2)}
 
     def on_signal(signum, frame):
-        print(f"\nxsearch sweep: {signal.Signals(signum).name}: stopping; running trials save a checkpoint and are "
-              "queued again, the study stays consistent. Re-run the same command to resume.", flush=True)
+        if sweep.stopping.is_set():
+            print(f"\nxsearch sweep: {signal.Signals(signum).name} again: killing the running trials now; they are "
+                  "queued again, without a checkpoint.", flush=True)
+        else:
+            print(f"\nxsearch sweep: {signal.Signals(signum).name}: stopping; running trials save a checkpoint and "
+                  "are queued again, the study stays consistent. Re-run the same command to resume. Send it again "
+                  "to kill them at once.", flush=True)
         sweep.stop(signum)
 
     for sig in previous:

@@ -86,6 +86,8 @@ class SweepSettings:
     limits: Mapping[str, Any] = dataclasses.field(default_factory=lambda: {"params": None, "flops": None})
     retries: int = 2  # reruns of a trial whose process or worker died (not of one that failed by itself)
     heartbeat: int = 20  # seconds between a worker's heartbeats; a trial silent for 3 of them is stale
+    stall_timeout: float | None = 600  # kill a trial when no batch ends for this many seconds (null: never)
+    trial_timeout: float | None = None  # kill a trial that runs longer than this many seconds (null: no limit)
     enqueue: tuple[Mapping[str, Any], ...] = ()  # trials to run first, in order, e.g. [{optim: {lr: 0.01}}]
     fork_trials: bool = True  # single-device trials fork from a warm zygote instead of a fresh interpreter
     longest_first: bool = True  # an unpruned whole grid runs its costliest points first (false: Optuna's order)
@@ -98,6 +100,8 @@ class SweepSettings:
         validate.integer("sweep.workers", self.workers, low=1, optional=True)
         validate.integer("sweep.retries", self.retries, low=0)
         validate.integer("sweep.heartbeat", self.heartbeat, low=1)
+        validate.number("sweep.stall_timeout", self.stall_timeout, low=0, low_open=True, optional=True)
+        validate.number("sweep.trial_timeout", self.trial_timeout, low=0, low_open=True, optional=True)
         validate.integer("sweep.job", self.job, low=0, optional=True)
         validate.boolean("sweep.fork_trials", self.fork_trials)
         validate.boolean("sweep.longest_first", self.longest_first)

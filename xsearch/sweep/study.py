@@ -15,6 +15,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 RETRIES = "retries"  # user attr of a queued copy: how many retries of these parameters so far
+STALLS = "stalls"  # user attr of a queued copy: how many of its originals stalled (a second stall is final)
 RETRY_OF = "retry_of"  # user attr of a queued copy: the number of the trial it reruns
 RETRY_REASON = "retry_reason"  # user attr of a queued copy: why the original ended
 REASON = "failure_reason"  # user attr of a trial that failed by itself
@@ -54,12 +55,14 @@ def is_surplus(study: optuna.Study, trial: optuna.Trial, total: int) -> bool:
 
 
 def queue_retry(study: optuna.Study, trial: FrozenTrial, reason: str, *, max_retries: int,
-                resume: str | None = None) -> bool:
-    """Queue a copy of `trial` unless its parameters have used up their retries; True when queued."""
+                resume: str | None = None, stalled: bool = False) -> bool:
+    """Queue a copy of `trial` unless its parameters have used up their retries; True when queued. A stall is
+    retried once at most, whatever `max_retries` says: a hang that happens again is deterministic."""
     used = trial.user_attrs.get(RETRIES, 0)
-    if used >= max_retries:
+    stalls = trial.user_attrs.get(STALLS, 0) + stalled
+    if used >= max_retries or stalls > 1:
         return False
-    attrs = {RETRIES: used + 1, RETRY_OF: trial.number, RETRY_REASON: reason}
+    attrs = {RETRIES: used + 1, STALLS: stalls, RETRY_OF: trial.number, RETRY_REASON: reason}
     if resume is not None:
         attrs[RESUME] = resume
     study.enqueue_trial(trial.params, user_attrs=attrs, skip_if_exists=False)
@@ -67,14 +70,21 @@ def queue_retry(study: optuna.Study, trial: FrozenTrial, reason: str, *, max_ret
 
 
 def fail(study: optuna.Study, trial: optuna.Trial, reason: str, *, retry: bool, max_retries: int,
-         resume: str | None = None) -> bool:
+         resume: str | None = None, stalled: bool = False) -> bool:
     """End `trial` as FAIL with its reason; a retry (resuming from `resume`) is queued first, so the count
     never dips."""
     trial.set_user_attr(REASON, reason)
     frozen = study._storage.get_trial(trial._trial_id)
-    retried = retry and queue_retry(study, frozen, reason, max_retries=max_retries, resume=resume)
+    retried = retry and queue_retry(study, frozen, reason, max_retries=max_retries, resume=resume, stalled=stalled)
     study.tell(trial, state=TrialState.FAIL)
     return retried
+
+
+def fail_if_running(study: optuna.Study, trial: optuna.Trial, reason: str) -> None:
+    """End `trial` as FAIL with `reason` unless it has ended already."""
+    if study._storage.get_trial(trial._trial_id).state == TrialState.RUNNING:
+        trial.set_user_attr(REASON, reason)
+        study.tell(trial, state=TrialState.FAIL)
 
 
 def carry_reports(study: optuna.Study, trial: optuna.Trial) -> None:

@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from xsearch.settings import load_settings
 from xsearch.sweep.reporting import TRIAL_ENV, TrialLink
 from xsearch.sweep.storage import heartbeat_enabled
 from xsearch.sweep.zygote import ForkedTrial, Zygote, ZygoteGone
+from xsearch.training.progress import PROGRESS, Position, read_position
 from xsearch.training.run import SUMMARY, plan
 from xsearch.validate import ConfigError
 
@@ -33,6 +35,8 @@ TRIAL_CONFIG = "trial.yaml"
 TRIAL_LOG = "trial.out"
 TRIAL_PID = "trial.pid"  # the running trial's process id (to watch it, or to signal it by hand)
 GRACE_S = 60  # for a stopping trial to checkpoint (SLURM's warning comes 120 s before the kill in xsearch's presets)
+WATCH_S = 1.0  # how often the watchdog reads a trial's progress file
+STACKS_S = 2.0  # between asking a stalled trial for its Python stacks (SIGQUIT) and killing it
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +46,15 @@ class Outcome:
     reason: str | None = None
     retry: bool = False  # the process or its worker died: the trial itself is not at fault
     checkpoint: str | None = None  # where an interrupted trial can resume from
+    stalled: bool = False  # it stopped making progress: retried once at most, a hang may be deterministic
+
+
+@dataclasses.dataclass(frozen=True)
+class Abort:
+    """Why the watchdog killed a trial."""
+
+    reason: str
+    stalled: bool  # False: it ran past its time limit
 
 
 def trial_config(base: Mapping[str, Any], params: Mapping[str, Any], *, study: str, monitor: str) -> dict[str, Any]:
@@ -95,7 +108,8 @@ class TrialProcess:
 
     def __init__(self, *, trial_dir: Path, link: TrialLink, env: Mapping[str, str | None],
                  storage: optuna.storages.BaseStorage, heartbeat: int, stopping: threading.Event,
-                 zygote: Zygote | None = None) -> None:
+                 zygote: Zygote | None = None, stall_timeout: float | None = None,
+                 trial_timeout: float | None = None) -> None:
         self.trial_dir = trial_dir
         self.link = link
         merged = {**os.environ, **env, TRIAL_ENV: link.to_env()}
@@ -104,12 +118,16 @@ class TrialProcess:
         self.heartbeat = heartbeat
         self.sweep_stopping = stopping
         self.zygote = zygote
+        self.stall_timeout = stall_timeout
+        self.trial_timeout = trial_timeout
         self.process: subprocess.Popen | ForkedTrial | None = None
         self.stopped = threading.Event()
+        self.aborted: Abort | None = None  # set when the watchdog killed the trial
 
     def run(self) -> int:
         args = [f"--config-path={self.trial_dir}", "--config-name=trial", f"hydra.run.dir={self.trial_dir}"]
         log = self.trial_dir / TRIAL_LOG
+        (self.trial_dir / PROGRESS).unlink(missing_ok=True)  # progress is what this process writes
         if self.zygote is not None:
             try:
                 self.process = self.zygote.start(args, env=self.env, cwd=os.getcwd(), log=str(log))
@@ -119,15 +137,19 @@ class TrialProcess:
             with open(log, "w") as out:  # a new session: a Ctrl-C reaches the driver, not the trial
                 self.process = subprocess.Popen([sys.executable, "-m", "xsearch", *args], stdout=out,
                                                 stderr=subprocess.STDOUT, env=self.env, start_new_session=True)
-        (self.trial_dir / TRIAL_PID).write_text(f"{self.process.pid}\n")
-        if self.sweep_stopping.is_set():  # the sweep stopped while this trial was being prepared
-            self.terminate()
-        beating = threading.Thread(target=self._beat, daemon=True)
-        beating.start()
-        code = self.process.wait()
-        (self.trial_dir / TRIAL_PID).unlink(missing_ok=True)
-        self.stopped.set()
-        return code
+        try:
+            (self.trial_dir / TRIAL_PID).write_text(f"{self.process.pid}\n")
+            if self.sweep_stopping.is_set():  # the sweep stopped while this trial was being prepared
+                self.terminate()
+            for watch in (self._beat, self._watch):
+                threading.Thread(target=watch, daemon=True).start()
+            return self.process.wait()
+        except BaseException:
+            self.kill()  # whatever went wrong here, no trial runs on unwatched
+            raise
+        finally:
+            self.stopped.set()
+            (self.trial_dir / TRIAL_PID).unlink(missing_ok=True)
 
     def terminate(self) -> None:
         """Ask the trial to stop (it checkpoints and finishes its W&B run and summary); kill it if it takes more
@@ -135,13 +157,47 @@ class TrialProcess:
         if self.process is None or self.process.poll() is not None:
             return
         self.process.terminate()
-        escalate = threading.Timer(GRACE_S, self._kill)
+        escalate = threading.Timer(GRACE_S, self.kill)
         escalate.daemon = True
         escalate.start()
 
-    def _kill(self) -> None:
+    def kill(self) -> None:
+        """SIGKILL the trial's whole process group: DDP ranks and data loader workers die with it."""
         if self.process is not None and self.process.poll() is None:
-            self.process.kill()
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)  # the trial leads its own session and group
+            except ProcessLookupError:
+                pass
+
+    def _watch(self) -> None:
+        """Kill the trial when its progress file has not changed for `stall_timeout` s (a hang: no batch ends), or
+        when it has run for `trial_timeout` s. Progress is read from outside, so a process that is stuck in a
+        kernel, stopped or deadlocked is caught as surely as one that is merely slow."""
+        started = moved = time.monotonic()
+        seen, where = b"", Position("starting")
+        while not self.stopped.wait(WATCH_S):
+            now = time.monotonic()
+            raw, position = read_position(self.trial_dir / PROGRESS)
+            if raw != seen:
+                seen, moved, where = raw, now, position or where
+            if self.trial_timeout is not None and now - started > self.trial_timeout:
+                return self._abort(f"timed out: ran past sweep.trial_timeout={self.trial_timeout:g} s, "
+                                   f"{where.describe()}", stalled=False, answers=bool(seen))
+            if self.stall_timeout is not None and now - moved > self.stall_timeout:
+                return self._abort(f"stalled: no step for {self.stall_timeout:g} s {where.describe()}", stalled=True,
+                                   answers=bool(seen))
+
+    def _abort(self, reason: str, *, stalled: bool, answers: bool) -> None:
+        """Kill the trial's process group; first, if it can answer, have it print its Python stacks to its log.
+        (It can once it has written progress: it registered the dump on SIGQUIT before that.)"""
+        if process_state(self.process.pid) == "T":
+            reason += "; its process was stopped (SIGSTOP)"
+        elif answers:
+            self.process.send_signal(signal.SIGQUIT)
+            self.stopped.wait(STACKS_S)
+            reason += f"; its Python stacks are at the end of {TRIAL_LOG}"
+        self.aborted = Abort(reason, stalled=stalled)
+        self.kill()
 
     def _beat(self) -> None:
         if not heartbeat_enabled(self.storage):
@@ -152,11 +208,26 @@ class TrialProcess:
                 return
 
 
-def outcome(code: int, trial_dir: Path, objectives: list[str], *, interrupted: bool) -> Outcome:
+def process_state(pid: int) -> str | None:
+    """The state letter Linux gives a process (R running, S sleeping, T stopped, Z zombie), None if unknown."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
+def outcome(code: int, trial_dir: Path, objectives: list[str], *, interrupted: bool,
+            aborted: Abort | None = None) -> Outcome:
     """What the end of a trial's process means for the study."""
     path = trial_dir / SUMMARY
     summary = json.loads(path.read_text()) if path.is_file() else None
     status = summary["status"] if summary is not None else None
+    if aborted is not None and status != "completed":  # killed after its result was written (in W&B's finish): kept
+        return Outcome(optuna.trial.TrialState.FAIL, reason=aborted.reason, retry=aborted.stalled,
+                       stalled=aborted.stalled)
+    if status == "stalled":  # stuck in a kernel after the sweep asked it to stop: it ended itself
+        return Outcome(optuna.trial.TrialState.FAIL, reason=summary["error"], retry=True, stalled=True)
     if status == "pruned":
         return Outcome(optuna.trial.TrialState.PRUNED)
     checkpoint = summary.get("interrupted_checkpoint") if summary is not None else None

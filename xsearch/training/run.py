@@ -23,7 +23,8 @@ from xsearch.sweep.reporting import OptunaReporter
 from xsearch.training import preemption
 from xsearch.training.callbacks import EpochMeter
 from xsearch.training.module import SpectrumModule
-from xsearch.training.tracking import build_loggers, finish_wandb, redact, wandb_logger
+from xsearch.training.progress import PROGRESS, Beacon
+from xsearch.training.tracking import build_loggers, finish_wandb, redact, wandb_logger, wandb_run_info
 
 SUMMARY = "summary.json"
 
@@ -86,20 +87,40 @@ def train(settings: Settings, config: dict[str, Any], run_dir: Path, *,
     trainer_kwargs = settings.trainer_kwargs()
     loggers = build_loggers(settings.logger, run_dir, name=run_name(model_cfg))
     meter = EpochMeter(print_lines=not trainer_kwargs["enable_progress_bar"])
+    # A sweep's trial also writes where it is to a file, for the sweep's watchdog (xsearch/sweep/trial.py).
+    beacon = Beacon(run_dir / PROGRESS if reporter is not None else None)
     stopper, *resuming = preemption.callbacks(run_dir)
-    callbacks: list[pl.Callback] = [meter, stopper, *resuming] + ([reporter] if reporter is not None else [])
+    callbacks: list[pl.Callback] = [meter, beacon, stopper, *resuming] + ([reporter] if reporter is not None else [])
     if settings.checkpoint:
         callbacks.append(ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best", monitor=settings.monitor,
                                          mode=settings.mode, save_top_k=1))
     trainer = pl.Trainer(**trainer_kwargs, logger=loggers or False, callbacks=callbacks,
                          default_root_dir=str(run_dir), enable_checkpointing=settings.checkpoint)
 
+    tracked = wandb_logger(loggers) is not None and trainer.is_global_zero
+
+    def write_summary(status: str, reason: str | None) -> dict[str, Any]:
+        summary = _summary(settings, meter.epochs, architecture, trainer, started, status, reason)
+        summary.update(wandb=wandb_run_info() if tracked else None, run_dir=str(run_dir),
+                       resumed_from=settings.resume, first_step_at=meter.first_step_at,
+                       interrupted_checkpoint=str(stopper.saved) if stopper.saved else None,
+                       longest_silence_s=beacon.longest_silence)
+        if settings.checkpoint and trainer.checkpoint_callback is not None:
+            summary["checkpoint"] = trainer.checkpoint_callback.best_model_path or None
+        if trainer.is_global_zero:
+            (run_dir / SUMMARY).write_text(json.dumps(summary, indent=2))
+        return summary
+
     error: BaseException | None = None
-    wandb_run = None
     # SIGTERM (a sweep stopping, a scheduler's warning) ends the run like any other error, so the summary and the
-    # W&B run are finished; inside fit, at a batch boundary and with a checkpoint to resume from.
+    # W&B run are finished; inside fit, at a batch boundary and with a checkpoint to resume from. A run stuck in a
+    # kernel never reaches that boundary: the deadline ends it, with a summary that says so.
     in_main_thread = threading.current_thread() is threading.main_thread()
     restore_signals = preemption.install() if in_main_thread else None
+    deadline = preemption.StopDeadline(
+        moved=lambda: beacon.beats, slowest_step=lambda: beacon.longest_silence,
+        on_stuck=lambda reason: write_summary("stalled", f"{reason}, {beacon.position.describe()}"),
+    ) if in_main_thread else None
     try:
         for lg in loggers:
             lg.log_hyperparams(redact({**config, "architecture": architecture}))
@@ -107,29 +128,24 @@ def train(settings: Settings, config: dict[str, Any], run_dir: Path, *,
     except BaseException as exc:  # also KeyboardInterrupt: the summary and W&B still say what happened
         error = exc
     finally:
-        status = _status(error, pruned=reporter is not None and reporter.pruned_at is not None)
-        if wandb_logger(loggers) is not None and trainer.is_global_zero:
-            wandb_run = finish_wandb(status=status, reason=_reason(error))
+        if deadline is not None:
+            deadline.close()
         if restore_signals is not None:
             restore_signals()
+        beacon.close()
 
-    summary = _summary(settings, meter.epochs, architecture, trainer, started, status, error)
-    summary["wandb"] = wandb_run
-    summary["run_dir"] = str(run_dir)
-    summary["resumed_from"] = settings.resume
-    summary["first_step_at"] = meter.first_step_at
-    summary["interrupted_checkpoint"] = str(stopper.saved) if stopper.saved else None
-    if settings.checkpoint and trainer.checkpoint_callback is not None:
-        summary["checkpoint"] = trainer.checkpoint_callback.best_model_path or None
-    if trainer.is_global_zero:
-        (run_dir / SUMMARY).write_text(json.dumps(summary, indent=2))
+    status, reason = _status(error, pruned=reporter is not None and reporter.pruned_at is not None), _reason(error)
+    # The summary first: it is the run's result, and finishing W&B may wait on the network.
+    summary = write_summary(status, reason)
+    if tracked:
+        finish_wandb(status=status, reason=reason)
     if error is not None:
         raise error
     return summary
 
 
 def _summary(settings: Settings, epochs: list[dict[str, float]], architecture: dict[str, Any], trainer: pl.Trainer,
-             started: float, status: str, error: BaseException | None) -> dict[str, Any]:
+             started: float, status: str, reason: str | None) -> dict[str, Any]:
     monitored = [e for e in epochs if settings.monitor in e]
     pick = max if settings.mode == "max" else min
     best = pick(monitored, key=lambda e: e[settings.monitor]) if monitored else None
@@ -137,7 +153,7 @@ def _summary(settings: Settings, epochs: list[dict[str, float]], architecture: d
     steady = rates[1:] or rates  # the first epoch pays for warm-up
     return {
         "status": status,
-        "error": _reason(error),
+        "error": reason,
         "monitor": settings.monitor,
         "mode": settings.mode,
         "objective": best[settings.monitor] if best else None,

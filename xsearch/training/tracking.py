@@ -99,17 +99,25 @@ def wandb_logger(loggers: list[Logger]) -> WandbLogger | None:
     return next((lg for lg in loggers if isinstance(lg, WandbLogger)), None)
 
 
-def finish_wandb(*, status: str, reason: str | None = None) -> dict[str, Any] | None:
-    """Record how the run ended (completed, pruned, failed + reason), finish it and say where it is."""
+def wandb_run_info() -> dict[str, Any] | None:
+    """Where the current W&B run is: id, mode, local folder and URL (None without a run)."""
     import wandb
 
     run = wandb.run
     if run is None:
         return None
+    return {"id": run.id, "mode": "offline" if run.offline else "online", "dir": str(Path(run.dir).parent),
+            "url": None if run.offline else run.url}
+
+
+def finish_wandb(*, status: str, reason: str | None = None) -> None:
+    """Record how the run ended (completed, pruned, failed + reason) and finish it."""
+    import wandb
+
+    run = wandb.run
+    if run is None:
+        return
     run.summary["state"] = status
     if reason is not None:
         run.summary["failure_reason"] = redact(reason)
-    info = {"id": run.id, "mode": "offline" if run.offline else "online", "dir": str(Path(run.dir).parent),
-            "url": None if run.offline else run.url}
-    wandb.finish(exit_code=1 if status in ("failed", "interrupted") else 0)
-    return info
+    wandb.finish(exit_code=1 if status in ("failed", "interrupted", "stalled") else 0)

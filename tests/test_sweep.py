@@ -4,7 +4,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+import processes
 from conftest import composed
 from xsearch.sweep.driver import validate_space
 from xsearch.sweep.settings import SweepSettings
@@ -25,14 +25,12 @@ TINY = ["trainer.max_epochs=1", "+trainer.limit_train_batches=2", "+trainer.limi
         "model.width=0.125", "model.middle_depth=1", "data.batch_size=16", "logger=csv", "model.budget=null"]
 
 
-def sweep_cmd(root: Path, *args: str) -> list[str]:
-    return [sys.executable, "-m", "xsearch", *args, f"sweep.dir={root}", *TINY]
+def sweep_args(root: Path, *args: str) -> list[str]:
+    return [*args, f"sweep.dir={root}", *TINY]
 
 
 def run(root: Path, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    env = {**os.environ, "WANDB_MODE": "offline"}
-    return subprocess.run(sweep_cmd(root, *args), cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    return processes.xsearch(*sweep_args(root, *args), timeout=timeout)
 
 
 def running_trial(trial_dir: Path, *, timeout: float) -> list[str]:
@@ -67,6 +65,27 @@ def test_every_shipped_sweep_composes_and_its_space_validates(name):
     load_settings(config)
     validate_space(config, settings)
     assert settings.name == name and settings.total >= 4
+
+
+# Each shipped sweep as written (its sampler, pruner, objectives, limits, budget), made tiny: 2 trials of one short
+# epoch. nas gets 6: its MAC limit refuses about half of what NSGA-II's random first generation proposes.
+SHIPPED_TINY = ["trainer.max_epochs=1", "+trainer.limit_train_batches=3", "+trainer.limit_val_batches=2",
+                "model.middle_depth=1", "data.batch_size=16", "logger=csv"]
+SHIPPED_TRIALS = {"nas": 6}  # the others: 2
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_every_shipped_sweep_runs_end_to_end_and_completes_trials(tmp_path, name):
+    out = processes.xsearch(f"+sweep={name}", *SHIPPED_TINY, f"sweep.n_trials={SHIPPED_TRIALS.get(name, 2)}",
+                            f"sweep.dir={tmp_path}", timeout=300)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["counts"].get("COMPLETE", 0) >= 2, results["trials"]
+    assert results["best_trials"]
+    if len(results["objectives"]) > 1:  # a Pareto set, in the results and drawn
+        complete = {t["number"] for t in results["trials"] if t["state"] == "COMPLETE"}
+        assert set(results["best_trials"]) <= complete
+        assert (tmp_path / "report" / "pareto.png").is_file()
 
 
 @pytest.mark.parametrize("override,message", [
@@ -131,23 +150,18 @@ def test_two_workers_finish_exactly_n_trials_and_a_nan_trial_fails_alone(tmp_pat
 
     # The saved config of a trial re-runs alone as a plain training run and rebuilds the same network.
     first = json.loads((tmp_path / "trials" / "0" / "summary.json").read_text())
-    rerun = subprocess.run([sys.executable, "-m", "xsearch", f"--config-path={tmp_path / 'trials' / '0'}",
-                            "--config-name=trial", f"hydra.run.dir={tmp_path / 'rerun'}"], cwd=tmp_path,
-                           capture_output=True, text=True, timeout=120, env={**os.environ, "WANDB_MODE": "offline"})
+    rerun = processes.xsearch(f"--config-path={tmp_path / 'trials' / '0'}", "--config-name=trial",
+                              f"hydra.run.dir={tmp_path / 'rerun'}", cwd=tmp_path, timeout=120)
     again = json.loads((tmp_path / "rerun" / "summary.json").read_text())
     assert again["params"] == first["params"] and again["model"] == first["model"], rerun.stderr[-2000:]
 
 
-def test_killed_driver_resumes_without_redoing_completed_trials(tmp_path):
+def test_killed_driver_resumes_without_redoing_completed_trials(tmp_path, spawned):
     args = ["+sweep=residual", "sweep.name=resume", "sweep.workers=1", "sweep.n_trials=3", "sweep.heartbeat=1",
             "trainer.max_epochs=2"]
-    env = {**os.environ, "WANDB_MODE": "offline"}
-    driver = subprocess.Popen(sweep_cmd(tmp_path, *args), cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    driver = spawned(sweep_args(tmp_path, *args), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     trial = running_trial(tmp_path / "trials" / "1", timeout=240)  # one trial completed, the second one running
-    if not trial:
-        driver.kill()
-        pytest.fail("the sweep never reached its second trial")
+    assert trial, "the sweep never reached its second trial"
     # Lose the whole node: the driver and its running trial die without a word.
     driver.kill()
     for pid in trial:
@@ -173,11 +187,9 @@ def test_killed_driver_resumes_without_redoing_completed_trials(tmp_path):
     assert retry.user_attrs["retry_reason"] == "worker stopped: no heartbeat"
 
 
-def test_a_killed_trial_process_is_retried(tmp_path):
-    env = {**os.environ, "WANDB_MODE": "offline"}
+def test_a_killed_trial_process_is_retried(tmp_path, spawned):
     args = ["+sweep=residual", "sweep.name=killed", "sweep.workers=1", "sweep.n_trials=1"]
-    driver = subprocess.Popen(sweep_cmd(tmp_path, *args), cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True)
+    driver = spawned(sweep_args(tmp_path, *args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     pids = running_trial(tmp_path / "trials" / "0", timeout=120)
     assert pids, "the trial process never started"
     os.kill(int(pids[0]), signal.SIGKILL)
@@ -203,8 +215,7 @@ def test_median_pruner_prunes_trials_that_trail_and_says_so(tmp_path):
             f"sweep.enqueue={enqueue}",
             "trainer.max_epochs=3", "optim.warmup_epochs=0", f"sweep.dir={tmp_path}", "+trainer.limit_train_batches=30",
             *[a for a in TINY if not a.startswith(("+trainer.limit_train", "trainer.max_epochs", "logger"))]]
-    out = subprocess.run([sys.executable, "-m", "xsearch", *args], cwd=ROOT, capture_output=True, text=True,
-                         env={**os.environ, "WANDB_MODE": "offline"}, timeout=400)
+    out = processes.xsearch(*args, timeout=400)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     study = load(tmp_path, "pruned")
     assert [t.state for t in study.trials] == [TrialState.COMPLETE, TrialState.PRUNED, TrialState.PRUNED]
@@ -220,10 +231,8 @@ def test_median_pruner_prunes_trials_that_trail_and_says_so(tmp_path):
 
 
 def test_plain_hydra_multirun_runs_one_job_per_value(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "xsearch", "model.segments=1,depthwise", f"hydra.sweep.dir={tmp_path}",
-                          *[a for a in TINY if a != "logger=csv"], "--multirun"],
-                         cwd=ROOT, env={**os.environ, "WANDB_MODE": "offline"}, capture_output=True, text=True,
-                         timeout=300)
+    out = processes.xsearch("model.segments=1,depthwise", f"hydra.sweep.dir={tmp_path}",
+                            *[a for a in TINY if a != "logger=csv"], "--multirun", timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     import wandb_records
 
@@ -233,12 +242,10 @@ def test_plain_hydra_multirun_runs_one_job_per_value(tmp_path):
         assert wandb_records.config(wandb_records.offline_run(tmp_path / job))["model"]["segments"] == segments
 
 
-def test_sigint_stops_cleanly_marks_the_running_trial_and_finishes_its_wandb_run(tmp_path):
+def test_sigint_stops_cleanly_marks_the_running_trial_and_finishes_its_wandb_run(tmp_path, spawned):
     args = ["+sweep=residual", "sweep.name=stopped", "sweep.workers=1", "sweep.n_trials=2", "trainer.max_epochs=5000",
             *[a for a in TINY if not a.startswith(("trainer.max_epochs", "logger"))]]
-    driver = subprocess.Popen([sys.executable, "-m", "xsearch", *args, f"sweep.dir={tmp_path}"], cwd=ROOT,
-                              env={**os.environ, "WANDB_MODE": "offline"}, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True)
+    driver = spawned([*args, f"sweep.dir={tmp_path}"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 120
     log = tmp_path / "trials" / "0" / "trial.out"
     while not (log.is_file() and "epoch 3/" in log.read_text()):  # in the middle of training
@@ -267,11 +274,10 @@ def test_sigint_stops_cleanly_marks_the_running_trial_and_finishes_its_wandb_run
     assert 3 <= summary["epochs"] < 5000
 
 
-def test_two_driver_processes_share_one_study_without_duplicates_or_extra_trials(tmp_path):
+def test_two_driver_processes_share_one_study_without_duplicates_or_extra_trials(tmp_path, spawned):
     args = ["+sweep=activation", "sweep.name=shared", "sweep.workers=1", "sweep.n_trials=4"]
-    env = {**os.environ, "WANDB_MODE": "offline"}
-    drivers = [subprocess.Popen(sweep_cmd(tmp_path, *args), cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    drivers = [spawned(sweep_args(tmp_path, *args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+               for _ in range(2)]
     outputs = [d.communicate(timeout=300)[0] for d in drivers]
     assert [d.returncode for d in drivers] == [0, 0], outputs[0][-2000:] + outputs[1][-2000:]
     study = load(tmp_path, "shared")

@@ -47,10 +47,12 @@ class OptunaReporter(pl.Callback):
         study = optuna.load_study(study_name=link.study, storage=open_storage(link.storage),
                                   pruner=build_pruner(link.pruner))
         self.trial = optuna.Trial(study, link.trial_id)
+        # Optuna keeps intermediate values and prunes in single-objective studies only.
+        self.reports = len(study.directions) == 1
         self.pruned_at: int | None = None
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if trainer.sanity_checking or self.link.monitor not in trainer.callback_metrics:
+        if not self.reports or trainer.sanity_checking or self.link.monitor not in trainer.callback_metrics:
             return
         # Optuna's step is the number of epochs trained, so a pruner's resource counts epochs: successive
         # halving's rung at min_resource=1 falls after the first epoch, and n_warmup_steps=2 first prunes after two.

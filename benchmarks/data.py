@@ -22,11 +22,13 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from xsearch.data import DataSettings, build_datamodule
+from xsearch.data import build_datamodule, data_settings
 from xsearch.model import build_model
-from xsearch.training.layout import channels_last_pays_on_cpu, in_layout
+from xsearch.settings.presets import preset
+from xsearch.settings.run import cpu_prefers_channels_last
+from xsearch.training.layout import in_layout
 
-LAYOUT = torch.channels_last if channels_last_pays_on_cpu() else torch.contiguous_format
+LAYOUT = torch.channels_last if cpu_prefers_channels_last() else torch.contiguous_format
 
 
 class PerSampleAugment(Dataset):
@@ -85,9 +87,9 @@ def main(argv: list[str] | None = None) -> None:
         args.steps, args.batch = 3, 16
 
     cases = {
-        "digits (1x32x32)": (DataSettings(name="digits", batch_size=args.batch), 2, False),
-        "CIFAR-shaped (3x32x32)": (DataSettings(name="synthetic", batch_size=args.batch, size=32, channels=3,
-                                                train_samples=8192), 4, True),
+        "digits (1x32x32)": (data_settings({**preset("data", "digits"), "batch_size": args.batch}), 2, False),
+        "CIFAR-shaped (3x32x32)": (data_settings({**preset("data", "synthetic"), "batch_size": args.batch,
+                                                  "size": 32, "channels": 3, "train_samples": 8192}), 4, True),
     }
     print(f"batch {args.batch}, {args.steps} steps, tiny network (width 0.125, 1 middle block), CPU, "
           f"{torch.get_num_threads()} threads, {'channels last' if LAYOUT == torch.channels_last else 'NCHW'}; "

@@ -240,7 +240,8 @@ def report(runs: dict[str, dict[str, Any]], pruner: dict[str, Any], args: argpar
     entries = [(config_key(t["params"]), t["curve"], t["number"]) for t in full]
     pruned_here, _ = replay(entries, pruner)
     actual = {config_key(t["params"]) for t in cut if t["state"] == "PRUNED"}
-    print(f"replay of the sweep's own order reproduces its pruning decisions: {'yes' if pruned_here == actual else 'no'}")
+    same = "yes" if pruned_here == actual else "no"
+    print(f"replay of the sweep's own order reproduces its pruning decisions: {same}")
     if a is None:
         return
     rng = random.Random(0)

@@ -8,7 +8,8 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 import processes
-from xsearch.app import config_dir
+import xsearch.app  # noqa: F401  (registers model=xception, as `python -m xsearch` does)
+from xsearch.contract import config_dir
 
 # W&B must never try to reach a server from a test.
 os.environ["WANDB_MODE"] = "offline"
@@ -21,16 +22,16 @@ TINY = ["trainer.max_epochs=1", "+trainer.limit_train_batches=2", "+trainer.limi
 
 
 def composed(*overrides):
-    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
         return compose("config", overrides=list(overrides))
 
 
-def train_run(run_dir: Path, *overrides) -> dict:
-    from xsearch.settings import load_settings
+def train_run(run_dir: Path, *overrides, callbacks=()) -> dict:
+    from xsearch.settings.run import load_settings
     from xsearch.training.run import train
 
     cfg = composed(*overrides)
-    return train(load_settings(cfg), OmegaConf.to_container(cfg, resolve=True), run_dir)
+    return train(load_settings(cfg), OmegaConf.to_container(cfg, resolve=True), run_dir, callbacks=callbacks)
 
 
 @pytest.fixture

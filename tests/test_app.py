@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ import processes
 import wandb_records
 from conftest import composed
 from xsearch.model import XceptionConfig, cost
-from xsearch.settings import load_settings
+from xsearch.settings.run import load_settings
 from xsearch.validate import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,11 +95,17 @@ def test_unknown_data_group_lists_the_available_ones(tmp_path):
 
 
 def test_installed_wheel_runs_from_another_directory(tmp_path):
+    # Built from a copy without the checkout's build leftovers: a stale build/lib would be packaged as is.
+    source = tmp_path / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", "build", "dist", "*.egg-info", "__pycache__", "outputs", "multirun", "wandb", "sweeps",
+        "lightning_logs", ".venv"))
     site = tmp_path / "site"
     build = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation",
-                            "--target", str(site), str(ROOT)], capture_output=True, text=True, timeout=300)
+                            "--target", str(site), str(source)], capture_output=True, text=True, timeout=300)
     assert build.returncode == 0, build.stderr[-3000:]
-    assert (site / "xsearch" / "conf" / "model" / "xception.yaml").is_file()
+    assert (site / "xsearch" / "conf" / "model" / "small.yaml").is_file()
+    assert not (site / "xsearch" / "settings.py").exists()  # nothing but the tracked tree
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {"PYTHONPATH": str(site)}

@@ -22,7 +22,7 @@ def test_default_at_299_agrees_with_the_flop_counter():
     estimate = cost(XceptionConfig())
     assert abs(estimate.flops - macs) / macs < 0.01
     assert estimate.params == params
-    assert 8.3e9 < estimate.flops < 8.5e9  # DESIGN.md: about 8.4 GMACs
+    assert 8.3e9 < estimate.flops < 8.5e9  # docs/DESIGN.md: 8.36 GMACs
 
 
 VARIANTS = [
@@ -90,9 +90,9 @@ def test_an_unreachably_small_budget_gives_the_narrowest_network_and_says_how_fa
 
 
 @pytest.mark.parametrize("kwargs,match", [
-    (dict(metric="latency"), "budget metric 'latency' is invalid: expected one of params, flops"),
-    (dict(target=0), "budget target 0 is invalid: expected 'xception' or a number > 0"),
-    (dict(target="resnet"), "budget target 'resnet' is invalid"),
+    (dict(metric="latency"), "model.budget.metric='latency' is invalid: expected one of params, flops"),
+    (dict(target=0), "model.budget.target=0 is invalid: expected 'xception' or a number > 0"),
+    (dict(target="resnet"), "model.budget.target='resnet' is invalid"),
 ])
 def test_invalid_budgets_are_clear_errors(kwargs, match):
     with pytest.raises(ConfigError, match=match):

@@ -14,14 +14,20 @@ from omegaconf import OmegaConf
 from PIL import Image
 from sklearn.datasets import load_digits
 
-from xsearch.data import DataError, DataSettings, build_datamodule
+from xsearch.data import DATASETS, DataError, build_datamodule, data_settings
 from xsearch.data.augment import random_flip, random_shift
 from xsearch.data.digits import split_indices
 from xsearch.data.memory import EpochOrder
 from xsearch.data.normalization import CIFAR10_STATS
+from xsearch.settings.presets import preset
 from xsearch.validate import ConfigError
 
 CONF = Path(__file__).resolve().parents[1] / "conf" / "data"
+
+
+def data(name="digits", **values):
+    """The shipped data=<name> with `values` changed."""
+    return data_settings({**preset("data", name), **values})
 
 
 def ready(settings, *, seed=0, rank=None, world_size=None):
@@ -48,7 +54,7 @@ def visited(loader):
 # --- digits -----------------------------------------------------------------
 
 def test_digits_are_known_before_setup_and_yield_unit_range_single_channel_batches():
-    module = build_datamodule(DataSettings(normalize="none", augment=False, batch_size=50))
+    module = build_datamodule(data(normalize="none", augment=False, batch_size=50))
     assert (module.num_classes, module.channels, module.size) == (10, 1, 32)
     module.setup("fit")
     images, labels = all_batches(module.val_dataloader())
@@ -60,7 +66,7 @@ def test_digits_are_known_before_setup_and_yield_unit_range_single_channel_batch
 
 
 def test_digits_size_sets_the_side_and_dataset_normalization_centres_them():
-    module = ready(DataSettings(size=20, augment=False))
+    module = ready(data(size=20, augment=False))
     images, _ = all_batches(module.train_dataloader())
     assert images.shape[1:] == (1, 20, 20) and module.size == 20
     assert abs(images.mean().item()) < 0.01 and abs(images.std().item() - 1) < 0.01
@@ -79,8 +85,8 @@ def test_digits_split_is_disjoint_stratified_and_sized_by_val_fraction():
 
 
 def test_digits_split_is_the_same_whatever_the_training_seed():
-    first = ready(DataSettings(val_fraction=0.25), seed=1).splits
-    again = ready(DataSettings(val_fraction=0.25), seed=99).splits
+    first = ready(data(val_fraction=0.25), seed=1).splits
+    again = ready(data(val_fraction=0.25), seed=99).splits
     assert len(first.val_labels) == math.ceil(0.25 * 1797)
     for key in ("train_images", "val_images", "train_labels", "val_labels"):
         assert torch.equal(getattr(first, key), getattr(again, key))
@@ -88,11 +94,11 @@ def test_digits_split_is_the_same_whatever_the_training_seed():
 
 def test_a_val_fraction_that_leaves_nothing_to_train_on_names_the_key():
     with pytest.raises(ConfigError, match=r"data\.val_fraction=0\.9999"):
-        ready(DataSettings(val_fraction=0.9999))
+        ready(data(val_fraction=0.9999))
 
 
 def test_too_large_a_batch_for_the_training_set_names_batch_size():
-    module = ready(DataSettings(batch_size=5000))
+    module = ready(data(batch_size=5000))
     with pytest.raises(DataError, match=r"data\.batch_size=5000"):
         module.train_dataloader()
 
@@ -100,15 +106,15 @@ def test_too_large_a_batch_for_the_training_set_names_batch_size():
 # --- order and sharding -------------------------------------------------------
 
 def test_training_order_reshuffles_each_epoch_and_repeats_for_the_same_seed():
-    loader = ready(DataSettings(batch_size=32), seed=3).train_dataloader()
+    loader = ready(data(batch_size=32), seed=3).train_dataloader()
     epoch0 = visited(loader)
     loader.sampler.set_epoch(1)
     epoch1 = visited(loader)
     assert epoch0 != epoch1 and sorted(epoch0) != epoch0
-    twin = ready(DataSettings(batch_size=32), seed=3).train_dataloader()
+    twin = ready(data(batch_size=32), seed=3).train_dataloader()
     twin.sampler.set_epoch(1)
     assert visited(twin) == epoch1
-    other_seed = ready(DataSettings(batch_size=32), seed=4).train_dataloader()
+    other_seed = ready(data(batch_size=32), seed=4).train_dataloader()
     other_seed.sampler.set_epoch(1)
     assert visited(other_seed) != epoch1
     labels_seen = torch.cat([labels for _, labels in loader])
@@ -116,7 +122,7 @@ def test_training_order_reshuffles_each_epoch_and_repeats_for_the_same_seed():
 
 
 def test_validation_keeps_stored_order_and_every_sample():
-    module = ready(DataSettings(batch_size=64, augment=False))
+    module = ready(data(batch_size=64, augment=False))
     loader = module.val_dataloader()
     _, labels = all_batches(loader)
     assert torch.equal(labels, module.splits.val_labels)
@@ -133,10 +139,10 @@ def test_two_ranks_get_disjoint_equal_shards(num_samples, shuffle):
 
 
 def test_datamodule_shards_by_the_trainers_rank():
-    loaders = [ready(DataSettings(batch_size=16), rank=rank, world_size=2).train_dataloader() for rank in (0, 1)]
+    loaders = [ready(data(batch_size=16), rank=rank, world_size=2).train_dataloader() for rank in (0, 1)]
     assert len(loaders[0]) == len(loaders[1]) == (1437 // 2) // 16
     assert not set(loaders[0].sampler.indices().tolist()) & set(loaders[1].sampler.indices().tolist())
-    val = [ready(DataSettings(), rank=rank, world_size=2).val_dataloader() for rank in (0, 1)]
+    val = [ready(data(), rank=rank, world_size=2).val_dataloader() for rank in (0, 1)]
     assert sum(len(v.sampler) for v in val) == 360 and len(val[0]) == len(val[1])
 
 
@@ -160,7 +166,7 @@ class TinyClassifier(pl.LightningModule):
 
 
 def fit_labels(seed):
-    settings = DataSettings(name="synthetic", size=4, channels=1, num_classes=50, train_samples=40, val_samples=8,
+    settings = data(name="synthetic", size=4, channels=1, num_classes=50, train_samples=40, val_samples=8,
                             batch_size=8)
     module = build_datamodule(settings, seed=seed)
     model = TinyClassifier(16, 50)
@@ -203,7 +209,7 @@ def test_shift_and_flip_keep_the_shape_and_change_the_batch():
 
 
 def test_digits_augmentation_shifts_but_never_mirrors():
-    module = ready(DataSettings(normalize="none"))
+    module = ready(data(normalize="none"))
     stored = module.splits.train_images[:64]
     torch.manual_seed(0)
     augmented = module.recipe(stored, train=True)
@@ -242,7 +248,7 @@ def fake_cifar(root, *, hundred=False, per_file=4, val_count=6):
 @pytest.mark.parametrize("hundred", [False, True])
 def test_fake_cifar_loads_channel_major_uint8_with_its_labels(tmp_path, hundred):
     name = "cifar100" if hundred else "cifar10"
-    module = build_datamodule(DataSettings(name=name, root=str(fake_cifar(tmp_path, hundred=hundred)),
+    module = build_datamodule(data(name=name, root=str(fake_cifar(tmp_path, hundred=hundred)),
                                            normalize="none", batch_size=4))
     assert (module.num_classes, module.channels, module.size) == (100 if hundred else 10, 3, 32)
     module.setup("fit")
@@ -259,12 +265,12 @@ def test_cifar_normalization_modes(tmp_path):
     raw = torch.tensor([30.0, 40.0, 50.0]) / 255
     for mode, expected in (("dataset", (raw - torch.tensor(CIFAR10_STATS[0])) / torch.tensor(CIFAR10_STATS[1])),
                            ("inception", raw * 2 - 1), ("none", raw)):
-        images, _ = all_batches(ready(DataSettings(name="cifar10", root=root, normalize=mode)).val_dataloader())
+        images, _ = all_batches(ready(data(name="cifar10", root=root, normalize=mode)).val_dataloader())
         assert torch.allclose(images[0, :, 0, 0], expected, atol=1e-6), mode
 
 
 def test_cifar_augmentation_crops_and_sometimes_mirrors(tmp_path):
-    module = ready(DataSettings(name="cifar10", root=str(fake_cifar(tmp_path)), normalize="none", size=16))
+    module = ready(data(name="cifar10", root=str(fake_cifar(tmp_path)), normalize="none", size=16))
     stored = torch.randint(0, 256, (64, 3, 16, 16), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
     torch.manual_seed(0)
     augmented = module.recipe(stored, train=True)
@@ -276,7 +282,7 @@ def test_cifar_augmentation_crops_and_sometimes_mirrors(tmp_path):
 
 
 def test_cifar_at_another_size_is_resized_per_batch(tmp_path):
-    module = ready(DataSettings(name="cifar10", root=str(fake_cifar(tmp_path)), size=48, batch_size=4))
+    module = ready(data(name="cifar10", root=str(fake_cifar(tmp_path)), size=48, batch_size=4))
     assert module.splits.train_images.shape[-1] == 32
     assert next(iter(module.train_dataloader()))[0].shape == (4, 3, 48, 48)
 
@@ -286,32 +292,32 @@ def test_cifar_at_another_size_is_resized_per_batch(tmp_path):
 def test_missing_cifar_fails_at_construction_naming_path_layout_and_download(tmp_path, name, layout):
     root = tmp_path / "x" / "y"
     with pytest.raises(DataError) as raised:
-        build_datamodule(DataSettings(name=name, root=str(root)))
+        build_datamodule(data(name=name, root=str(root)))
     message = str(raised.value)
     assert str(root) in message and layout in message and "data.download=true" in message
 
 
 @pytest.mark.parametrize("name", ["cifar10", "cifar100", "imagefolder"])
 def test_no_root_for_an_on_disk_dataset_says_data_root_is_needed(name):
-    with pytest.raises(DataError, match=r"data\.root=None is invalid for " + name):
-        build_datamodule(DataSettings(name=name))
+    with pytest.raises(DataError, match=r"data\.root=None is invalid: expected .*; set data\.root=<dir>"):
+        data(name=name)
 
 
 def test_relative_root_is_resolved(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert DataSettings(name="cifar10", root="data").root == str(tmp_path.resolve() / "data")
-    assert not DataSettings(name="cifar10", root="~/data").root.startswith("~")
+    assert data(name="cifar10", root="data").root == str(tmp_path.resolve() / "data")
+    assert not data(name="cifar10", root="~/data").root.startswith("~")
 
 
 def test_download_with_the_files_present_fetches_nothing_and_loads(tmp_path):
-    module = ready(DataSettings(name="cifar10", root=str(fake_cifar(tmp_path)), download=True))
+    module = ready(data(name="cifar10", root=str(fake_cifar(tmp_path)), download=True))
     assert len(module.splits.val_labels) == 6
 
 
 def test_a_corrupt_cifar_batch_names_the_file(tmp_path):
     root = fake_cifar(tmp_path)
     (root / "cifar-10-batches-py" / "data_batch_3").write_bytes(b"not a pickle")
-    module = build_datamodule(DataSettings(name="cifar10", root=str(root)))
+    module = build_datamodule(data(name="cifar10", root=str(root)))
     with pytest.raises(DataError, match="data_batch_3.*cifar-10-batches-py"):
         module.setup("fit")
 
@@ -320,39 +326,45 @@ def test_cifar_labels_outside_the_classes_are_rejected(tmp_path):
     root = fake_cifar(tmp_path)
     write_batch(root / "cifar-10-batches-py" / "test_batch", np.zeros((2, 3072), np.uint8), [3, 10], "labels")
     with pytest.raises(DataError, match="test_batch holds labels 3..10"):
-        ready(DataSettings(name="cifar10", root=str(root)))
+        ready(data(name="cifar10", root=str(root)))
 
 
 # --- settings -------------------------------------------------------------------
 
 def test_unknown_name_lists_the_valid_ones():
-    with pytest.raises(ConfigError, match=r"data\.name='mnist'.*digits, cifar10, cifar100, imagefolder, synthetic"):
-        DataSettings(name="mnist")
+    with pytest.raises(ConfigError, match=r"data\.name='mnist'.*digits, cifar10, cifar100, imagefolder, "
+                                          r"imagefolder_memory, synthetic"):
+        data_settings({"name": "mnist"})
 
 
-@pytest.mark.parametrize("key,value", [("batch_size", 0), ("val_fraction", 1.0), ("normalize", "zscore"),
-                                       ("size", 0), ("val_fraction", 0), ("num_workers", -1), ("augment", "yes"),
-                                       ("batch_size", 2.5), ("channels", 3), ("num_classes", 100)])
-def test_invalid_values_name_the_key_and_value(key, value):
+@pytest.mark.parametrize("name,key,value", [
+    ("digits", "batch_size", 0), ("digits", "val_fraction", 1.0), ("digits", "normalize", "zscore"),
+    ("digits", "size", 0), ("digits", "val_fraction", 0), ("imagefolder", "num_workers", -1),
+    ("digits", "augment", "yes"), ("digits", "batch_size", 2.5), ("synthetic", "channels", 0),
+    ("imagefolder_memory", "num_classes", 0), ("cifar10", "download", "yes")])
+def test_invalid_values_name_the_key_and_value(tmp_path, name, key, value):
     with pytest.raises(ConfigError, match=rf"data\.{key}={value!r} is invalid"):
-        DataSettings(**{key: value})
+        data(name=name, **({"root": str(tmp_path)} if "root" in preset("data", name) else {}), **{key: value})
 
 
-def test_unknown_key_is_named():
-    with pytest.raises(ConfigError, match="unknown data key.*batchsize"):
-        DataSettings.from_mapping({"batchsize": 8})
+@pytest.mark.parametrize("name,key", [("digits", "batchsize"), ("digits", "channels"), ("cifar10", "num_workers")])
+def test_a_key_the_dataset_does_not_take_is_named_with_those_it_does(tmp_path, name, key):
+    with pytest.raises(ConfigError, match=rf"unknown data \({name}\) key\(s\) {key}; valid keys: .*batch_size"):
+        data(name=name, **({"root": str(tmp_path)} if name != "digits" else {}), **{key: 8})
 
 
 @pytest.mark.parametrize("path", sorted(CONF.glob("*.yaml")), ids=lambda p: p.stem)
-def test_every_config_file_lists_every_setting_and_builds(path):
+def test_every_config_file_holds_exactly_its_datasets_settings(tmp_path, path):
     values = OmegaConf.to_container(OmegaConf.load(path))
-    assert set(values) == {field.name for field in dataclasses.fields(DataSettings)}
-    assert DataSettings.from_mapping(values).name == path.stem
+    fields = {field.name for field in dataclasses.fields(DATASETS[path.stem].settings) if field.init}
+    assert set(values) == fields  # what it uses, no more
+    if "root" in values:
+        values["root"] = str(tmp_path)
+    assert data_settings(values).name == path.stem
 
 
 def test_there_is_a_config_file_per_dataset():
-    assert {path.stem for path in CONF.glob("*.yaml")} == {"digits", "cifar10", "cifar100", "imagefolder",
-                                                           "synthetic"}
+    assert {path.stem for path in CONF.glob("*.yaml")} == set(DATASETS)
 
 
 # --- image folders ---------------------------------------------------------------
@@ -369,7 +381,7 @@ def image_folder(root, train_classes, val_classes):
 
 def test_image_folder_counts_classes_and_yields_sized_batches(tmp_path):
     root = image_folder(tmp_path, ["cat", "dog", "eel"], ["cat", "dog", "eel"])
-    module = build_datamodule(DataSettings(name="imagefolder", root=str(root), size=32, batch_size=4,
+    module = build_datamodule(data(name="imagefolder", root=str(root), size=32, batch_size=4,
                                            num_workers=0))
     assert (module.num_classes, module.channels, module.size) == (3, 3, 32)
     module.setup("fit")
@@ -384,25 +396,25 @@ def test_image_folder_with_different_classes_names_both_lists(tmp_path):
     root = image_folder(tmp_path, ["cat", "dog", "eel"], ["cat", "dog", "fox"])
     with pytest.raises(DataError, match=r"only in train: \[eel\]; only in val: \[fox\].*\[cat, dog, eel\].*"
                                         r"\[cat, dog, fox\]"):
-        build_datamodule(DataSettings(name="imagefolder", root=str(root)))
+        build_datamodule(data(name="imagefolder", root=str(root)))
 
 
 def test_image_folder_checks_num_classes_and_layout(tmp_path):
     root = image_folder(tmp_path, ["cat", "dog"], ["cat", "dog"])
     with pytest.raises(DataError, match=r"data\.num_classes=5 does not match the 2 class folders"):
-        build_datamodule(DataSettings(name="imagefolder", root=str(root), num_classes=5))
+        build_datamodule(data(name="imagefolder", root=str(root), num_classes=5))
     with pytest.raises(DataError, match=r"train/train is not a directory; expected <root>/train/<class>"):
-        build_datamodule(DataSettings(name="imagefolder", root=str(root / "train")))
+        build_datamodule(data(name="imagefolder", root=str(root / "train")))
     (root / "val" / "dog" / "0.png").unlink()
     (root / "val" / "dog" / "1.png").unlink()
     with pytest.raises(DataError, match=r"class folder\(s\) \[dog\] hold no image"):
-        build_datamodule(DataSettings(name="imagefolder", root=str(root)))
+        build_datamodule(data(name="imagefolder", root=str(root)))
 
 
 # --- synthetic -------------------------------------------------------------------
 
 def test_synthetic_follows_channels_classes_and_sample_counts():
-    module = build_datamodule(DataSettings(name="synthetic", channels=5, num_classes=7, size=12, batch_size=16,
+    module = build_datamodule(data(name="synthetic", channels=5, num_classes=7, size=12, batch_size=16,
                                            train_samples=64, val_samples=20))
     assert (module.num_classes, module.channels, module.size) == (7, 5, 12)
     module.setup("fit")
@@ -412,6 +424,53 @@ def test_synthetic_follows_channels_classes_and_sample_counts():
     val_images, _ = all_batches(module.val_dataloader())
     assert val_images.shape == (20, 5, 12, 12)
     assert abs(images.mean().item()) < 0.05 and abs(images.std().item() - 1) < 0.05
-    again = ready(DataSettings(name="synthetic", channels=5, num_classes=7, size=12, train_samples=64,
+    again = ready(data(name="synthetic", channels=5, num_classes=7, size=12, train_samples=64,
                                val_samples=20), seed=3)
     assert torch.equal(again.splits.train_images, module.splits.train_images)
+
+
+# --- image folders held in memory -------------------------------------------------
+
+def test_an_image_folder_is_decoded_once_cached_and_trained_from_memory(tmp_path, capsys):
+    root = image_folder(tmp_path / "set", ["cat", "dog", "eel"], ["cat", "dog", "eel"])
+    (root / "val").rename(root / "test")  # CIFAR-10's layout: train/ and test/
+    settings = data(name="imagefolder_memory", root=str(root), size=16, batch_size=4, normalize="none",
+                    augment=False, cache_dir=str(tmp_path / "cache"))
+    module = ready(settings)
+    assert (module.num_classes, module.channels, module.size) == (3, 3, 16)
+    said = capsys.readouterr().out
+    assert "decoding 9 training and 6 validation images" in said
+    assert "validating on test/ (6 images), as there is no val/" in said
+    splits = module.splits
+    assert splits.train_images.dtype == torch.uint8 and splits.train_images.shape == (9, 3, 16, 16)
+    assert splits.train_labels.tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2]  # ImageFolder's order of classes
+    red = splits.train_images[0, :, 8, 8].tolist()
+    assert red[0] > 150 and red[1] < 80 and red[2] < 80  # the cat's colour, decoded as RGB
+    images, labels = next(iter(module.train_dataloader()))
+    assert images.shape == (4, 3, 16, 16) and 0 <= images.min() and images.max() <= 1
+    (cache,) = (tmp_path / "cache").glob("*.pt")
+    again = ready(settings)  # a second run, or another trial: from the cache, decoding nothing
+    assert "decoding" not in capsys.readouterr().out
+    assert torch.equal(again.splits.val_images, splits.val_images)
+    assert list((tmp_path / "cache").glob("*.pt")) == [cache]
+    Image.new("RGB", (40, 36), (1, 2, 3)).save(root / "train" / "cat" / "9.png")  # the folder changed
+    assert ready(settings).splits.train_images.shape[0] == 10
+
+
+def test_the_image_folder_statistics_are_the_training_pixels_exactly(tmp_path):
+    from xsearch.data.imagefolder_memory import uint8_channel_stats
+    from xsearch.data.normalization import channel_stats
+
+    images = torch.randint(0, 256, (20, 3, 5, 5), dtype=torch.uint8)
+    mean, std = uint8_channel_stats(images)
+    expected_mean, expected_std = channel_stats(images.double() / 255)
+    assert mean == pytest.approx(expected_mean, abs=1e-12) and std == pytest.approx(expected_std, abs=1e-12)
+
+
+def test_a_streamed_image_folder_validates_on_test_when_there_is_no_val(tmp_path):
+    root = image_folder(tmp_path, ["cat", "dog"], ["cat", "dog"])
+    (root / "val").rename(root / "test")
+    module = build_datamodule(data(name="imagefolder", root=str(root), size=16, batch_size=2, num_workers=0))
+    assert module.val_split == "test"
+    module.setup("fit")
+    assert len(module.val_set) == 4

@@ -6,10 +6,17 @@ from omegaconf import OmegaConf
 
 from conftest import composed
 from xsearch.sweep.driver import Sweep
-from xsearch.sweep.settings import GridSampler, SweepSettings
-from xsearch.sweep.trial import check, trial_config
+from optuna.distributions import CategoricalDistribution, IntDistribution
+
+from xsearch.sweep.grid import GridSampler
+from xsearch.sweep.settings import SweepSettings
 
 SPACE = {"x": [1, 2, 3, 4], "y": ["a", "b"]}
+POINTS = [{"x": x, "y": y} for x in SPACE["x"] for y in SPACE["y"]]
+
+
+def grid(points=POINTS, space=SPACE, seed=3):
+    return GridSampler({k: CategoricalDistribution(v) for k, v in space.items()}, points, seed=seed)
 
 
 def _cost(point):
@@ -23,7 +30,7 @@ def _ask(study, n):
 
 
 def test_every_point_is_handed_out_once_in_decreasing_cost():
-    sampler = GridSampler(SPACE, seed=3)
+    sampler = grid()
     sampler.longest_first(_cost)
     study = optuna.create_study(sampler=sampler)
     points = _ask(study, 8)
@@ -31,12 +38,12 @@ def test_every_point_is_handed_out_once_in_decreasing_cost():
 
 
 def test_a_resumed_study_skips_points_already_taken_for_the_costliest_free_one():
-    first = GridSampler(SPACE, seed=3)  # an earlier run of the study: Optuna's own (shuffled) order
+    first = grid()  # an earlier run of the study, in the seeded shuffle
     study = optuna.create_study(sampler=first)
     taken = _ask(study, 3)
     for trial in study.trials:
         study.tell(trial.number, 0.0)
-    resumed = GridSampler(SPACE, seed=3)
+    resumed = grid()
     resumed.longest_first(_cost)
     study.sampler = resumed
     rest = _ask(study, 5)
@@ -45,13 +52,23 @@ def test_a_resumed_study_skips_points_already_taken_for_the_costliest_free_one()
     assert rest == free
 
 
+def test_a_grid_that_grows_runs_only_its_new_points():
+    def sampler(high):
+        return GridSampler({"x": IntDistribution(1, high)}, [{"x": x} for x in range(1, high + 1)], seed=3)
+
+    study = optuna.create_study(sampler=sampler(3))
+    before = [t.suggest_int("x", 1, 3) for t in (study.ask() for _ in range(3))]
+    study.sampler = sampler(4)  # x=4 added: an Optuna range may grow within a study
+    after = [t.suggest_int("x", 1, 4) for t in (study.ask() for _ in range(1))]
+    assert sorted(before) == [1, 2, 3] and after == [4]  # each point once: the old ones not again
+
+
 def _asked_macs(tmp_path, *overrides):
     values = OmegaConf.to_container(composed("+sweep=depth_width", f"sweep.dir={tmp_path}", *overrides), resolve=True)
     settings = SweepSettings.from_mapping(values.pop("sweep"))
     sweep = Sweep(values, settings)
     trials = [sweep.study.ask() for _ in range(settings.total)]
-    return [check(trial_config(values, sweep.space.suggest(t), study="depth_width", monitor="val/acc"), {})[0]["flops"]
-            for t in trials]
+    return [sweep.plans.check(sweep.space.suggest(t)).architecture["flops"] for t in trials]
 
 
 def test_an_unpruned_sweep_asks_for_its_most_expensive_variant_first(tmp_path):

@@ -1,6 +1,6 @@
-"""The network is the paper's Xception at its defaults, and every knob changes it exactly as DESIGN.md defines.
+"""The network is the paper's Xception at its defaults, and every knob changes it exactly as docs/DESIGN.md defines.
 
-Parameter counts are checked against a closed form written here from DESIGN.md
+Parameter counts are checked against a closed form written here from docs/DESIGN.md
 sections 1-2, independent of the code under test; the closed form itself is
 anchored on the paper's 22,855,952.
 """

@@ -1,4 +1,4 @@
-"""Each knob builds the structure DESIGN.md section 2 defines; bad values fail early and say what is valid."""
+"""Each knob builds the structure docs/DESIGN.md section 2 defines; bad values fail early and say what is valid."""
 
 import itertools
 import math

@@ -10,7 +10,7 @@ import pytorch_lightning as pl
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from conftest import TINY, train_run
-from xsearch.training import preemption
+from xsearch import contract
 from xsearch.validate import ConfigError
 
 RUN = [*TINY, "trainer.max_epochs=3", "trainer.limit_train_batches=5", "data.augment=true"]
@@ -27,22 +27,19 @@ class SignalAt(pl.Callback):
             os.kill(os.getpid(), self.signum)
 
 
-def interrupted_run(tmp_path, monkeypatch, signum, epoch, batch):
-    original = preemption.callbacks
-    monkeypatch.setattr(preemption, "callbacks", lambda run_dir: original(run_dir) + [SignalAt(signum, epoch, batch)])
+def interrupted_run(tmp_path, signum, epoch, batch):
     with pytest.raises(SIGTERMException):
-        train_run(tmp_path, *RUN)
-    monkeypatch.setattr(preemption, "callbacks", original)
+        train_run(tmp_path, *RUN, callbacks=[SignalAt(signum, epoch, batch)])
     return json.loads((tmp_path / "summary.json").read_text())
 
 
 @pytest.mark.parametrize("signum", [signal.SIGUSR2, signal.SIGTERM], ids=["SIGUSR2", "SIGTERM"])
-def test_resumed_run_matches_an_uninterrupted_one_exactly(tmp_path, monkeypatch, signum):
+def test_resumed_run_matches_an_uninterrupted_one_exactly(tmp_path, signum):
     whole = train_run(tmp_path / "whole", *RUN)
-    stopped = interrupted_run(tmp_path / "stopped", monkeypatch, signum, epoch=1, batch=2)
+    stopped = interrupted_run(tmp_path / "stopped", signum, epoch=1, batch=2)
     assert stopped["status"] == "interrupted"
     checkpoint = stopped["interrupted_checkpoint"]
-    assert checkpoint == str(tmp_path / "stopped" / preemption.CHECKPOINT) and os.path.isfile(checkpoint)
+    assert checkpoint == str(tmp_path / "stopped" / contract.CHECKPOINT) and os.path.isfile(checkpoint)
     assert stopped["epochs"] == 1  # stopped inside the second epoch
 
     resumed = train_run(tmp_path / "resumed", *RUN, f"resume={checkpoint}")

@@ -9,7 +9,8 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from xsearch.sweep.reporting import OptunaReporter, TrialLink
+from xsearch.studies import optuna_private
+from xsearch.sweep.pruning import OptunaReporter, TrialLink
 from xsearch.sweep.settings import build_pruner
 
 LEARNS = [0.5, 0.8, 0.9]
@@ -25,8 +26,7 @@ def _study(tmp_path, pruner):
         assert not leader.should_prune()  # successive halving records its rungs here
     study.tell(leader, max(LEARNS))
     trial = study.ask()
-    link = TrialLink(storage=storage, study="s", trial_id=trial._trial_id, number=trial.number, pruner=pruner,
-                     monitor="val/acc")
+    link = TrialLink(storage=storage, study="s", number=trial.number, pruner=pruner, monitor="val/acc")
     return study, trial, OptunaReporter(link)
 
 
@@ -47,7 +47,7 @@ def test_the_step_is_epochs_trained_so_warmup_counts_epochs(tmp_path, warmup, pr
     study, trial, reporter = _study(tmp_path, {"name": "median", "n_startup_trials": 1, "n_warmup_steps": warmup})
     assert _train(reporter, CHANCE, max_epochs=3) == pruned_after
     assert reporter.pruned_at == pruned_after
-    stored = study._storage.get_trial(trial._trial_id)
+    stored = optuna_private.frozen(study, trial)
     assert sorted(stored.intermediate_values) == list(range(1, pruned_after + 1))
 
 
@@ -63,5 +63,5 @@ def test_a_trial_that_trained_its_whole_budget_is_not_pruned(tmp_path):
     study, trial, reporter = _study(tmp_path, {"name": "median", "n_startup_trials": 1, "n_warmup_steps": 3})
     assert _train(reporter, CHANCE, max_epochs=3) == 3
     assert reporter.pruned_at is None
-    assert sorted(study._storage.get_trial(trial._trial_id).intermediate_values) == [1, 2, 3]
-    assert study._storage.get_trial(trial._trial_id).state == TrialState.RUNNING  # the driver tells, not the reporter
+    assert sorted(optuna_private.frozen(study, trial).intermediate_values) == [1, 2, 3]
+    assert optuna_private.frozen(study, trial).state == TrialState.RUNNING  # the driver tells, not the reporter

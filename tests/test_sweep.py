@@ -13,9 +13,9 @@ from optuna.trial import TrialState
 
 import processes
 from conftest import composed
-from xsearch.sweep.driver import validate_space
+from xsearch.sweep.launch import validate_space
 from xsearch.sweep.settings import SweepSettings
-from xsearch.settings import load_settings
+from xsearch.settings.run import load_settings
 from xsearch.validate import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -108,7 +108,7 @@ def test_invalid_sweeps_are_rejected_before_any_trial(override, message):
 
 
 def test_a_sweep_left_without_a_space_says_what_is_missing():
-    from xsearch.sweep.driver import run_sweep
+    from xsearch.sweep.launch import run_sweep
 
     with pytest.raises(ConfigError, match=r"^sweep.space not set: a sweep needs a name and a space"):
         run_sweep(composed("+sweep=activation", "sweep.space=???"))

@@ -10,8 +10,16 @@ import yaml
 from PIL import Image
 
 from xsearch.model import build_model
-from xsearch.training.optim import OptimSettings, build_optimizer, lr_factor
-from xsearch.training.tracking import REDACTED, redact, wandb_mode
+from xsearch.redact import REDACTED, redact
+from xsearch.settings.logger import wandb_mode
+from xsearch.settings.optim import OptimSettings
+from xsearch.settings.presets import preset
+from xsearch.training.optim import build_optimizer, lr_factor
+
+
+def optim(name, **values):
+    """The shipped `optim=<name>` with `values` changed."""
+    return OptimSettings.from_mapping({**preset("optim", name), **values})
 
 
 def logged_architecture(run_dir):
@@ -111,20 +119,20 @@ def test_failed_run_still_writes_its_summary_and_finishes_wandb(tmp_path):
 
 
 def test_paper_step_schedule_and_warmup():
-    paper = OptimSettings(name="sgd", lr=0.045, schedule="step", decay_rate=0.94, decay_epochs=2)
+    paper = optim("sgd", lr=0.045, schedule="step", decay_rate=0.94, decay_epochs=2)
     assert [lr_factor(paper, e, 10) for e in (0, 1.9, 2, 3.5, 4)] == [1, 1, 0.94, 0.94, 0.94**2]
-    cosine = OptimSettings(schedule="cosine", warmup_epochs=1, min_lr_ratio=0.1)
+    cosine = optim("adamw", schedule="cosine", warmup_epochs=1, min_lr_ratio=0.1)
     assert lr_factor(cosine, 0.5, 11) == pytest.approx(0.5, abs=1e-2)
     assert lr_factor(cosine, 1, 11) == pytest.approx(1)
     assert lr_factor(cosine, 11, 11) == pytest.approx(0.1)
-    assert lr_factor(OptimSettings(schedule="constant"), 7, 10) == 1
+    assert lr_factor(optim("adamw", schedule="constant"), 7, 10) == 1
 
 
 @pytest.mark.parametrize("name,kind", [("sgd", torch.optim.SGD), ("adamw", torch.optim.AdamW),
                                        ("rmsprop", torch.optim.RMSprop)])
 def test_weight_decay_falls_on_conv_and_linear_weights_only(name, kind):
     model = build_model(width=0.1, middle_depth=0, num_classes=10)
-    optimizer = build_optimizer(OptimSettings(name=name, weight_decay=1e-4), model)
+    optimizer = build_optimizer(optim(name, weight_decay=1e-4), model)
     assert isinstance(optimizer, kind)
     decayed = {id(p) for g in optimizer.param_groups if g["weight_decay"] > 0 for p in g["params"]}
     weights = {id(m.weight) for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))}
@@ -143,6 +151,9 @@ def test_secrets_never_reach_a_logged_config():
 
 
 def test_wandb_auto_mode_is_offline_without_credentials(monkeypatch, tmp_path):
+    import wandb
+
+    wandb.teardown()  # earlier tests' runs leave W&B's process-wide settings and session credentials behind
     monkeypatch.delenv("WANDB_MODE", raising=False)
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc

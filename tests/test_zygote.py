@@ -10,9 +10,10 @@ from pathlib import Path
 import optuna
 import pytest
 
-from xsearch.sweep.reporting import TrialLink
-from xsearch.sweep.trial import TRIAL_LOG, TrialProcess
-from xsearch.sweep.zygote import Zygote, ZygoteGone
+from xsearch.contract import TRIAL_LOG
+from xsearch.sweep.pruning import TrialLink
+from xsearch.sweep.trial import TrialProcess
+from xsearch.sweep.forking import Zygote, ZygoteGone
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -63,11 +64,11 @@ def test_a_trial_whose_zygote_died_before_it_started_runs_in_a_fresh_interpreter
     storage = optuna.storages.RDBStorage(f"sqlite:///{tmp_path / 'study.db'}")
     study = optuna.create_study(storage=storage, study_name="s")
     trial = study.ask()
-    link = TrialLink(storage=f"sqlite:///{tmp_path / 'study.db'}", study="s", trial_id=trial._trial_id,
-                     number=trial.number, pruner={"name": "none"}, monitor="val/acc")
+    link = TrialLink(storage=f"sqlite:///{tmp_path / 'study.db'}", study="s", number=trial.number,
+                     pruner={"name": "none"}, monitor="val/acc")
     # No trial.yaml in the trial's folder: the fresh `python -m xsearch` fails at once, in Hydra, with its own
     # message in the trial's log, which proves it ran.
-    process = TrialProcess(trial_dir=tmp_path, link=link, env={"PYTHONPATH": str(ROOT)}, storage=storage,
+    process = TrialProcess(trial_dir=tmp_path, link=link, env={"PYTHONPATH": str(ROOT)}, study=study,
                            heartbeat=60, stopping=threading.Event(), zygote=zygote)
     assert process.run() == 1
     assert "Cannot find primary config 'trial'" in (tmp_path / TRIAL_LOG).read_text()

@@ -72,9 +72,14 @@ def number(key: str, value: Any, *, low: float | None = None, high: float | None
 
 
 def from_mapping(cls: type[T], values: Mapping[str, Any], section: str) -> T:
-    """Build a settings dataclass from a config node, naming any key it does not have."""
-    known = {f.name for f in dataclasses.fields(cls)}
+    """Build a settings dataclass from a config node, naming any key it does not have or lacks."""
+    fields = [f for f in dataclasses.fields(cls) if f.init]
+    known = {f.name for f in fields}
     unknown = sorted(set(values) - known)
     if unknown:
         raise ConfigError(f"unknown {section} key(s) {', '.join(unknown)}; valid keys: {', '.join(sorted(known))}")
+    required = {f.name for f in fields if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
+    missing = sorted(required - set(values))
+    if missing:
+        raise ConfigError(f"{section} key(s) {', '.join(missing)} missing; the config group's YAML sets them")
     return cls(**dict(values))

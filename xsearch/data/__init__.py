@@ -1,6 +1,6 @@
-"""The datasets a run trains on, each as a Lightning datamodule built from `DataSettings`."""
+"""The datasets a run trains on, each as a Lightning datamodule built from its own settings."""
 
-from xsearch.data.build import build_datamodule
+from xsearch.data.registry import DATASETS, build_datamodule, data_settings
 from xsearch.data.settings import DataError, DataSettings
 
-__all__ = ["DataError", "DataSettings", "build_datamodule"]
+__all__ = ["DATASETS", "DataError", "DataSettings", "build_datamodule", "data_settings"]

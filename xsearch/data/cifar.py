@@ -16,9 +16,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from xsearch.data.module import InMemorySource, TensorSplits
+from xsearch import validate
+from xsearch.data.module import InMemoryDataModule, InMemorySource, TensorSplits
 from xsearch.data.normalization import CIFAR10_STATS, CIFAR100_STATS, Stats
-from xsearch.data.settings import DataError, DataSettings
+from xsearch.data.settings import DataError, InMemorySettings
 
 SIDE = 32
 PIXELS = 3 * SIDE * SIDE  # one row of `data`, channel-major
@@ -52,22 +53,31 @@ LAYOUTS = {
 }
 
 
-def cifar_source(settings: DataSettings) -> InMemorySource:
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class CifarSettings(InMemorySettings):
+    root: str  # the directory holding torchvision's layout (cifar-10-batches-py/ or cifar-100-python/)
+    download: bool  # let torchvision fetch the files into root first
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        layout = LAYOUTS[self.name]
+        object.__setattr__(self, "root", self._root(self.root, required=f"the directory holding torchvision's "
+                                                                        f"layout {layout.describe()} (with "
+                                                                        f"data.download=true to fetch "
+                                                                        f"{layout.title} there)"))
+        validate.boolean("data.download", self.download)
+
+
+
+def cifar_datamodule(settings: CifarSettings, *, seed: int) -> InMemoryDataModule:
     layout = LAYOUTS[settings.name]
-    root = require_root(settings, layout)
+    root = Path(settings.root)
     if not settings.download:
         check_present(root, layout)  # at construction, so a wrong root fails before any model is built
-    return InMemorySource(num_classes=layout.num_classes, channels=3, shift_fraction=SHIFT_FRACTION, flip=True,
-                          load=functools.partial(load_cifar, root, layout),
-                          fetch=functools.partial(fetch_cifar, root, layout) if settings.download else None)
-
-
-def require_root(settings: DataSettings, layout: CifarLayout) -> Path:
-    if settings.root is None:
-        raise DataError(f"data.root=None is invalid for {settings.name}: expected the directory holding "
-                        f"torchvision's layout {layout.describe()}; set data.root=<dir> "
-                        f"(with data.download=true to fetch {layout.title} there)")
-    return Path(settings.root)
+    source = InMemorySource(num_classes=layout.num_classes, channels=3, shift_fraction=SHIFT_FRACTION, flip=True,
+                            load=functools.partial(load_cifar, root, layout),
+                            fetch=functools.partial(fetch_cifar, root, layout) if settings.download else None)
+    return InMemoryDataModule(settings=settings, source=source, seed=seed)
 
 
 def missing_files(root: Path, layout: CifarLayout) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 
@@ -9,21 +10,36 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from xsearch.data.module import InMemorySource, TensorSplits
+from xsearch import validate
+from xsearch.data.module import InMemoryDataModule, InMemorySource, TensorSplits
 from xsearch.data.normalization import channel_stats
-from xsearch.data.settings import FIXED_CLASSES, DataSettings
+from xsearch.data.settings import InMemorySettings
 from xsearch.validate import bad
 
-NUM_CLASSES = FIXED_CLASSES["digits"]
+NUM_CLASSES = 10
 PIXEL_MAX = 16.0  # the bundled images count ink on 0..16
 # Padding 2 at 32 pixels: a shift of half an original 8x8 pixel. No flip: a mirrored 2 is not a 2.
 SHIFT_FRACTION = 2 / 32
 
 
-def digits_source(settings: DataSettings) -> InMemorySource:
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DigitsSettings(InMemorySettings):
+    val_fraction: float  # share held out for validation
+    split_seed: int  # fixes the split, independent of the training seed
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        validate.number("data.val_fraction", self.val_fraction, low=0, high=1, low_open=True, high_open=True)
+        validate.integer("data.split_seed", self.split_seed, low=0)
+
+
+
+def digits_datamodule(settings: DigitsSettings, *, seed: int) -> InMemoryDataModule:
     load = functools.partial(load_digit_splits, size=settings.input_size, val_fraction=settings.val_fraction,
                              split_seed=settings.split_seed)
-    return InMemorySource(num_classes=NUM_CLASSES, channels=1, shift_fraction=SHIFT_FRACTION, flip=False, load=load)
+    source = InMemorySource(num_classes=NUM_CLASSES, channels=1, shift_fraction=SHIFT_FRACTION, flip=False,
+                            load=load)
+    return InMemoryDataModule(settings=settings, source=source, seed=seed)
 
 
 def load_digit_splits(*, size: int, val_fraction: float, split_seed: int) -> TensorSplits:

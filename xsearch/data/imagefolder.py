@@ -1,8 +1,12 @@
-"""Any image classification set laid out one folder per class, e.g. ImageNet: decoded from disk by workers."""
+"""Any image classification set laid out one folder per class, e.g. ImageNet: decoded from disk by workers.
+
+For a set small enough for memory (CIFAR-10 as JPEG files, a few thousand images), `data=imagefolder_memory`
+decodes it once and trains from memory instead (xsearch/data/imagefolder_memory.py).
+"""
 
 from __future__ import annotations
 
-import os
+import dataclasses
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -10,30 +14,46 @@ import torch
 from torch.utils.data import DataLoader
 from torchvision import transforms
 from torchvision.datasets import ImageFolder
-from torchvision.datasets.folder import IMG_EXTENSIONS
 
+from xsearch import validate
+from xsearch.data.folders import LAYOUT, check_class_count, checked_root
 from xsearch.data.normalization import IMAGENET_STATS, mean_std
 from xsearch.data.settings import DataError, DataSettings
 
-LAYOUT = "<root>/train/<class>/*.png|jpg and <root>/val/<class>/* with the same class folders in both"
 # Evaluation resizes to side / 0.875 before the centre crop, the usual ImageNet ratio.
 RESIZE_RATIO = 1.14
-SHOWN_CLASSES = 20  # longer class lists are cut in messages
+CHANNELS = 3  # every image is decoded as RGB
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ImageFolderSettings(DataSettings):
+    root: str  # the directory holding train/ and val/ (or test/)
+    augment: bool  # RandomResizedCrop + horizontal flip; off: resize + centre crop
+    num_workers: int  # DataLoader worker processes decoding images
+    num_classes: int | None  # null: the number of class folders; if set, must equal it
+
+    NATIVE_SIZE = 299  # the paper's input
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "root", self._root(self.root, required=f"a directory laid out as {LAYOUT}"))
+        validate.boolean("data.augment", self.augment)
+        validate.integer("data.num_workers", self.num_workers, low=0)
+        validate.integer("data.num_classes", self.num_classes, low=1, optional=True)
+
 
 
 class ImageFolderDataModule(pl.LightningDataModule):
-    def __init__(self, *, settings: DataSettings, seed: int = 0):
+    def __init__(self, *, settings: ImageFolderSettings, seed: int = 0):
         super().__init__()
         self.settings = settings
         self.seed = seed
-        self.root = require_root(settings)
-        # Class folders are checked now, not in setup(), so a wrong root fails before any model is built.
-        self.classes = matching_classes(self.root)
-        if settings.num_classes is not None and settings.num_classes != len(self.classes):
-            raise DataError(f"data.num_classes={settings.num_classes} does not match the {len(self.classes)} "
-                            f"class folders in {self.root / 'train'}; set data.num_classes=null to count them")
+        self.root = Path(settings.root)
+        # Checked now, not in setup(), so a wrong root fails before any model is built.
+        self.val_split, self.classes = checked_root(self.root)
+        check_class_count(settings.num_classes, self.classes, self.root)
         self.num_classes = len(self.classes)
-        self.channels = settings.input_channels
+        self.channels = CHANNELS
         self.size = settings.input_size
         self.train_set: ImageFolder | None = None
         self.val_set: ImageFolder | None = None
@@ -41,7 +61,7 @@ class ImageFolderDataModule(pl.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is None:
             self.train_set = open_split(self.root / "train", image_transform(self.settings, train=True))
-            self.val_set = open_split(self.root / "val", image_transform(self.settings, train=False))
+            self.val_set = open_split(self.root / self.val_split, image_transform(self.settings, train=False))
 
     def train_dataloader(self) -> DataLoader:
         if self.train_set is not None and len(self.train_set) < self.settings.batch_size:
@@ -66,49 +86,8 @@ class ImageFolderDataModule(pl.LightningDataModule):
                           persistent_workers=workers > 0, generator=generator)
 
 
-def require_root(settings: DataSettings) -> Path:
-    if settings.root is None:
-        raise DataError(f"data.root=None is invalid for imagefolder: expected a directory laid out as {LAYOUT}")
-    root = Path(settings.root)
-    for split in ("train", "val"):
-        if not (root / split).is_dir():
-            raise DataError(f"data.root={root}: {root / split} is not a directory; expected {LAYOUT}")
-    return root
-
-
-def class_folders(split: Path) -> list[str]:
-    # The same rule ImageFolder applies: every subdirectory, sorted, is a class.
-    return sorted(entry.name for entry in os.scandir(split) if entry.is_dir())
-
-
-def matching_classes(root: Path) -> list[str]:
-    train, val = class_folders(root / "train"), class_folders(root / "val")
-    if not train:
-        raise DataError(f"data.root={root}: {root / 'train'} has no class folders; expected {LAYOUT}")
-    if train != val:
-        only_train, only_val = sorted(set(train) - set(val)), sorted(set(val) - set(train))
-        raise DataError(f"data.root={root}: train/ and val/ class folders differ (only in train: "
-                        f"{shown(only_train)}; only in val: {shown(only_val)}); train/ has {shown(train)}, "
-                        f"val/ has {shown(val)}; expected {LAYOUT}")
-    empty = [name for name in train for split in ("train", "val") if not has_image(root / split / name)]
-    if empty:
-        raise DataError(f"data.root={root}: class folder(s) {shown(sorted(set(empty)))} hold no image "
-                        f"({', '.join(IMG_EXTENSIONS)}) in train/ or val/; expected {LAYOUT}")
-    return train
-
-
-def shown(names: list[str]) -> str:
-    cut = names[:SHOWN_CLASSES]
-    more = f", ... ({len(names)} in all)" if len(names) > SHOWN_CLASSES else ""
-    return "[" + ", ".join(cut) + more + "]"
-
-
-def has_image(folder: Path) -> bool:
-    """Stops at the first image, so checking ImageNet's thousand folders stays cheap."""
-    for _, _, files in os.walk(folder, followlinks=True):
-        if any(name.lower().endswith(IMG_EXTENSIONS) for name in files):
-            return True
-    return False
+def imagefolder_datamodule(settings: ImageFolderSettings, *, seed: int) -> ImageFolderDataModule:
+    return ImageFolderDataModule(settings=settings, seed=seed)
 
 
 def open_split(folder: Path, transform: transforms.Compose) -> ImageFolder:
@@ -118,14 +97,14 @@ def open_split(folder: Path, transform: transforms.Compose) -> ImageFolder:
         raise DataError(f"{folder} could not be read as an image folder ({error}); expected {LAYOUT}") from error
 
 
-def image_transform(settings: DataSettings, *, train: bool) -> transforms.Compose:
+def image_transform(settings: ImageFolderSettings, *, train: bool) -> transforms.Compose:
     size = settings.input_size
     if train and settings.augment:
         steps = [transforms.RandomResizedCrop(size), transforms.RandomHorizontalFlip()]
     else:
         steps = [transforms.Resize(int(size * RESIZE_RATIO)), transforms.CenterCrop(size)]
     steps.append(transforms.ToTensor())
-    stats = mean_std(settings.normalize, dataset_stats=IMAGENET_STATS, channels=settings.input_channels)
+    stats = mean_std(settings.normalize, dataset_stats=IMAGENET_STATS, channels=CHANNELS)
     if stats is not None:
         steps.append(transforms.Normalize(*stats))
     return transforms.Compose(steps)

@@ -5,26 +5,50 @@ Nothing in them can be learned; they exist so a run needs no dataset on disk.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
+from typing import ClassVar
 
 import torch
 
-from xsearch.data.module import InMemorySource, TensorSplits
-from xsearch.data.settings import SYNTHETIC_CLASSES, DataSettings
+from xsearch import validate
+from xsearch.data.module import InMemoryDataModule, InMemorySource, TensorSplits
+from xsearch.data.settings import DataSettings
 
 # Pixels are uniform over 0..255, whose mean and std on [0, 1] are known exactly.
 UNIFORM_MEAN = 0.5
 UNIFORM_STD = math.sqrt((256**2 - 1) / 12) / 255
 
 
-def synthetic_source(settings: DataSettings) -> InMemorySource:
-    num_classes = settings.num_classes if settings.num_classes is not None else SYNTHETIC_CLASSES
-    load = functools.partial(make_synthetic, channels=settings.input_channels, size=settings.input_size,
-                             num_classes=num_classes, train_samples=settings.train_samples,
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SyntheticSettings(DataSettings):
+    channels: int
+    num_classes: int
+    train_samples: int
+    val_samples: int
+    split_seed: int  # seeds the random tensors
+    on_device: bool  # keep the whole set on the training device
+
+    # Nothing to augment: random pixels have no content a shift or a flip would keep.
+    augment: ClassVar[bool] = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for key, low in (("channels", 1), ("num_classes", 1), ("train_samples", 1), ("val_samples", 1),
+                         ("split_seed", 0)):
+            validate.integer(f"data.{key}", getattr(self, key), low=low)
+        validate.boolean("data.on_device", self.on_device)
+
+
+
+def synthetic_datamodule(settings: SyntheticSettings, *, seed: int) -> InMemoryDataModule:
+    load = functools.partial(make_synthetic, channels=settings.channels, size=settings.input_size,
+                             num_classes=settings.num_classes, train_samples=settings.train_samples,
                              val_samples=settings.val_samples, seed=settings.split_seed)
-    return InMemorySource(num_classes=num_classes, channels=settings.input_channels, shift_fraction=0.0,
-                          flip=False, load=load)
+    source = InMemorySource(num_classes=settings.num_classes, channels=settings.channels, shift_fraction=0.0,
+                            flip=False, load=load)
+    return InMemoryDataModule(settings=settings, source=source, seed=seed)
 
 
 def make_synthetic(*, channels: int, size: int, num_classes: int, train_samples: int, val_samples: int,

@@ -10,15 +10,30 @@ from __future__ import annotations
 import dataclasses
 import math
 
+from xsearch import contract, validate
 from xsearch.model.config import XceptionConfig
 from xsearch.model.cost import PAPER_INPUT, cost
 from xsearch.model.spec import resolve
 from xsearch.validate import ConfigError
 
-METRICS = ("params", "flops")
+METRICS = tuple(contract.COST_METRICS)
 XCEPTION = "xception"
 _BISECTION_STEPS = 60
 _MAX_SCALE = 2.0**20  # a budget a million times off the start is a typo, not a model
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Budget:
+    """Solve each variant's width so that its `metric` matches `target`: "xception" (the depthwise Xception with
+    the variant's other knobs) or a number."""
+
+    metric: str
+    target: float | str = XCEPTION
+
+    def __post_init__(self) -> None:
+        validate.choice("model.budget.metric", self.metric, METRICS)
+        if self.target != XCEPTION and not (validate.is_number(self.target) and self.target > 0):
+            raise validate.bad("model.budget.target", self.target, f"{XCEPTION!r} or a number > 0")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,15 +57,10 @@ def xception_reference(cfg: XceptionConfig) -> XceptionConfig:
                        mid_activation="none", mid_norm=False)
 
 
-def budget_target(cfg: XceptionConfig, metric: str, target: float | str,
-                  input_size: tuple[int, int] = PAPER_INPUT) -> int:
-    if metric not in METRICS:
-        raise ConfigError(f"budget metric {metric!r} is invalid: expected one of {', '.join(METRICS)}")
-    if target == XCEPTION:
-        return getattr(cost(xception_reference(cfg), input_size), metric)
-    if isinstance(target, bool) or not isinstance(target, (int, float)) or not target > 0:
-        raise ConfigError(f"budget target {target!r} is invalid: expected {XCEPTION!r} or a number > 0")
-    return int(target)
+def budget_target(cfg: XceptionConfig, budget: Budget, input_size: tuple[int, int] = PAPER_INPUT) -> int:
+    if budget.target == XCEPTION:
+        return getattr(cost(xception_reference(cfg), input_size), budget.metric)
+    return int(budget.target)
 
 
 def solve_width(cfg: XceptionConfig, *, metric: str = "params", target: float | str = XCEPTION,
@@ -62,7 +72,7 @@ def solve_width(cfg: XceptionConfig, *, metric: str = "params", target: float | 
     target and the closer side wins. `target="xception"` is the cost of the
     depthwise Xception with the same other knobs (see `xception_reference`).
     """
-    goal = budget_target(cfg, metric, target, input_size)
+    goal = budget_target(cfg, Budget(metric=metric, target=target), input_size)
 
     def measure(width: float) -> int:
         return getattr(cost(cfg.replace(width=width), input_size), metric)

@@ -1,8 +1,8 @@
 """The knobs of the spectrum network, validated the moment they are set.
 
 Every knob is a plain value so that Hydra overrides and Optuna suggestions map
-onto it directly. The defaults are the paper's Xception (DESIGN.md section 1);
-each knob's meaning is DESIGN.md section 2.
+onto it directly. The defaults are the paper's Xception (docs/DESIGN.md section 1);
+each knob's meaning is docs/DESIGN.md section 2.
 """
 
 from __future__ import annotations

@@ -22,9 +22,6 @@ class Cost:
     flops: int  # multiply-accumulates per image
     bn_stats: int  # batch-norm running means and variances
 
-    def as_dict(self) -> dict[str, int]:
-        return dataclasses.asdict(self)
-
 
 @dataclasses.dataclass
 class _Tally:

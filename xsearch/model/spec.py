@@ -19,7 +19,7 @@ from fractions import Fraction
 
 from xsearch.model.config import DEPTHWISE, XceptionConfig
 
-# The paper's channel counts (DESIGN.md section 1).
+# The paper's channel counts (docs/DESIGN.md section 1).
 STEM = (32, 64)
 ENTRY = (128, 256, 728)
 MIDDLE = 728

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from xsearch import contract
 from xsearch.report import curves, edf, importance, pareto, spectrum
 from xsearch.report.figure import Plot, plt
 from xsearch.report.html import write_html
@@ -23,9 +24,8 @@ from xsearch.report.records import SweepData, sweep_data
 from xsearch.report.source import NoStudyError, load_study
 from xsearch.report.table import markdown, table, write_csv
 
-__all__ = ["NoStudyError", "REPORT_DIR", "write_report"]
+__all__ = ["NoStudyError", "write_report"]
 
-REPORT_DIR = "report"
 OUTPUTS = ("trials.csv", "summary.md", "plots.json", "index.html")
 
 
@@ -52,7 +52,7 @@ def write_report(sweep_dir, *, storage: str | None = None, study_name: str | Non
     sweep_dir = Path(sweep_dir).expanduser().resolve()
     study, url = load_study(sweep_dir, storage=storage, study_name=study_name)
     data = sweep_data(study, url, sweep_dir)
-    report_dir = sweep_dir / REPORT_DIR
+    report_dir = sweep_dir / contract.REPORT_DIR
     report_dir.mkdir(parents=True, exist_ok=True)
     _clear(report_dir)
 

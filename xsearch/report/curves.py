@@ -11,8 +11,9 @@ from pathlib import Path
 from matplotlib.ticker import MaxNLocator
 
 from xsearch.report import figure as fig
-from xsearch.report.records import ACCURACY, SweepData, TrialRecord
-from xsearch.report.table import best_records, knobs_text
+from xsearch import contract
+from xsearch.report.records import SweepData, TrialRecord
+from xsearch.report.table import best_records
 
 NAME = "curves"
 TITLE = "Learning curves"
@@ -21,7 +22,7 @@ PRUNED = 10  # the most recent ones; more would be a grey smear
 
 
 def _label(record: TrialRecord) -> str:
-    return f"#{record.number} {knobs_text(record.params)}"
+    return f"#{record.number} {contract.knobs_text(record.params)}"
 
 
 @fig.styled
@@ -31,18 +32,18 @@ def plot(data: SweepData, out_dir: Path) -> fig.Plot:
     curves = {"best": {}, "pruned": {}}
     for kind, records in (("best", best), ("pruned", pruned)):
         for record in records:
-            epochs, values = record.curve(ACCURACY)
+            epochs, values = record.curve(contract.ACCURACY)
             if epochs:
-                curves[kind][record.number] = {"epoch": epochs, ACCURACY: values}
+                curves[kind][record.number] = {"epoch": epochs, contract.ACCURACY: values}
     if not curves["best"] and not curves["pruned"]:
         return fig.skipped(NAME, TITLE, "no best or pruned trial has a metrics.csv with val/acc")
     figure, (ax,) = fig.new(width=8, height=4.8)
     for i, (number, curve) in enumerate(curves["best"].items()):
         record = next(r for r in data.records if r.number == number)
-        ax.plot(curve["epoch"], curve[ACCURACY], marker="o", markersize=4, linewidth=2,
+        ax.plot(curve["epoch"], curve[contract.ACCURACY], marker="o", markersize=4, linewidth=2,
                 color=fig.COLORS[i % len(fig.COLORS)], label=_label(record))
     for i, curve in enumerate(curves["pruned"].values()):
-        ax.plot(curve["epoch"], curve[ACCURACY], marker="x", markersize=5, linewidth=1.2, linestyle="--",
+        ax.plot(curve["epoch"], curve[contract.ACCURACY], marker="x", markersize=5, linewidth=1.2, linestyle="--",
                 color="0.45", alpha=0.8, label=f"pruned (n={len(curves['pruned'])})" if i == 0 else None)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # a fractional tick would name an epoch that never was
     ax.set_xlabel("epoch")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from xsearch import contract
 from xsearch.report import figure as fig
 from xsearch.report.records import SweepData
 
@@ -30,7 +31,7 @@ def edf(errors: list[float]) -> dict:
 
 @fig.styled
 def plot_knob(data: SweepData, key: str, out_dir: Path) -> fig.Plot:
-    name, title = f"{NAME}_{fig.slug(key)}", f"{TITLE} by {fig.short(key)}"
+    name, title = f"{NAME}_{fig.slug(key)}", f"{TITLE} by {contract.short(key)}"
     records = [r for r in data.complete if key in r.params]
     curves = {}
     for value in fig.value_order(r.params[key] for r in records):
@@ -45,7 +46,7 @@ def plot_knob(data: SweepData, key: str, out_dir: Path) -> fig.Plot:
     ax.set_ylabel("F(e): fraction of models with error < e")
     ax.set_title(f"{title} ({len(records)} completed trials)")
     # Below the axes: the curves run corner to corner, and any corner inside may hide one of them.
-    ax.legend(title=fig.short(key), loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False)
+    ax.legend(title=contract.short(key), loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False)
     return fig.Plot(name, title, fig.save(figure, out_dir, name), {"key": key, "curves": curves})
 
 

@@ -79,11 +79,6 @@ def slug(key: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", key).strip("_")
 
 
-def short(key: str) -> str:
-    """A config key as a person says it: model.op_order -> op_order."""
-    return key.rsplit(".", 1)[-1]
-
-
 def value_order(values) -> list[Any]:
     """Distinct values in a reading order: numbers ascending, then names (so 'depthwise' follows 8)."""
     distinct = list({repr(v): v for v in values}.values())

@@ -13,10 +13,11 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from xsearch import contract
+from xsearch.redact import redact
 from xsearch.report.figure import Plot
 from xsearch.report.records import SweepData
-from xsearch.report.table import best_records, counts, knobs_text
-from xsearch.sweep.storage import shown
+from xsearch.report.table import best_records, counts
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1300px; padding: 0 1em; color: #222; }
@@ -76,12 +77,12 @@ def _summary(data: SweepData) -> str:
     objectives = ", ".join(f"{escape(o)} ({escape(d)})" for o, d in zip(data.objectives, data.directions))
     best = best_records(data)
     rows = [[r.number, *r.values, r.cost["params"], r.cost["flops"],
-             knobs_text(r.params)] for r in best]
+             contract.knobs_text(r.params)] for r in best]
     title = "Pareto set" if len(data.directions) > 1 else f"Best trials by {data.objectives[0]}"
     table = (f"<h3>{escape(title)}</h3>" + _table(["trial", *data.objectives, "params", "FLOPs (MACs)", "swept knobs"],
                                                   rows)) if best else "<p>No trial has completed yet.</p>"
     return (f"<p>{len(data.records)} trials: {counted or 'none yet'}. Objectives: {objectives}. "
-            f"Storage: <code>{escape(shown(data.url))}</code>.</p>{table}")
+            f"Storage: <code>{escape(redact(data.url))}</code>.</p>{table}")
 
 
 def write_html(path: Path, data: SweepData, names: list[str], rows: list[list[Any]], plots: list[Plot]) -> Path:

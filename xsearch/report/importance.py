@@ -28,8 +28,7 @@ def plot(study: optuna.Study, data: SweepData, out_dir: Path) -> fig.Plot:
     done = [r for r in data.records if r.state == "complete" and r.values]
     if len(done) < MIN_TRIALS:
         return fig.skipped(NAME, TITLE, f"{len(done)} completed trial(s); importance needs at least {MIN_TRIALS}")
-    varied = [k for k in dict.fromkeys(k for r in done for k in r.params)
-              if len({repr(r.params.get(k)) for r in done}) > 1]
+    varied = data.varied(done, keys=list(dict.fromkeys(k for r in done for k in r.params)))
     if not varied:
         return fig.skipped(NAME, TITLE, "no swept knob took two values among the completed trials")
     objective = data.objectives[0]

@@ -20,17 +20,18 @@ LOG_SPAN = 3.0  # costs spanning less than this factor read better on a linear a
 MIN_TRIALS = 2
 
 
-def front(points: list[tuple[int, float, float]]) -> list[int]:
-    """Numbers of the non-dominated (number, cost, accuracy) points: maximize accuracy, minimize cost.
+def dominates(a: list[float], b: list[float], directions: list[str]) -> bool:
+    """Whether values `a` are at least as good as `b` in every objective and better in one. Equal values do not
+    dominate each other, so ties all stay on a front."""
+    signs = [1 if d == "maximize" else -1 for d in directions]
+    return (all(s * x >= s * y for s, x, y in zip(signs, a, b))
+            and any(s * x > s * y for s, x, y in zip(signs, a, b)))
 
-    A point is dominated when another costs no more, is no less accurate, and is strictly better in one.
-    Equal points do not dominate each other, so all of them stay on the front.
-    """
-    kept = []
-    for number, cost, accuracy in points:
-        if not any(c <= cost and a >= accuracy and (c < cost or a > accuracy) for _, c, a in points):
-            kept.append(number)
-    return sorted(kept)
+
+def front(points: list[tuple[int, float, float]]) -> list[int]:
+    """Numbers of the non-dominated (number, cost, accuracy) points: maximize accuracy, minimize cost."""
+    directions = ["minimize", "maximize"]
+    return sorted(n for n, c, a in points if not any(dominates([oc, oa], [c, a], directions) for _, oc, oa in points))
 
 
 def _cost_axis(ax, costs: list[float], label: str, count: int = 5) -> None:

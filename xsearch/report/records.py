@@ -20,13 +20,11 @@ from omegaconf import OmegaConf
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import FrozenTrial, TrialState
 
-from xsearch.sweep import study as book
-from xsearch.sweep.trial import TRIAL_CONFIG
-from xsearch.training.run import SUMMARY
+from xsearch import contract
+from xsearch.studies.trials import counted, retried_numbers, retry_copies
 
 STATES = {TrialState.COMPLETE: "complete", TrialState.PRUNED: "pruned", TrialState.FAIL: "failed",
           TrialState.RUNNING: "running", TrialState.WAITING: "waiting"}
-ACCURACY = "val/acc"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,12 +51,12 @@ class TrialRecord:
         """Best validation accuracy of a complete trial: the y of every accuracy plot."""
         if self.state != "complete":
             return None
-        value = ((self.summary or {}).get("best") or {}).get(ACCURACY)
+        value = ((self.summary or {}).get("best") or {}).get(contract.ACCURACY)
         return float(value) if value is not None and math.isfinite(value) else None
 
-    def curve(self, metric: str = ACCURACY) -> tuple[list[int], list[float]]:
+    def curve(self, metric: str = contract.ACCURACY) -> tuple[list[int], list[float]]:
         """(epochs, values) of `metric` from metrics.csv; epochs count from 1 as the console prints them."""
-        return learning_curve(self.dir / "metrics.csv", metric) if self.dir is not None else ([], [])
+        return learning_curve(self.dir / contract.METRICS_CSV, metric) if self.dir is not None else ([], [])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,13 +74,15 @@ class SweepData:
     def complete(self) -> list[TrialRecord]:
         return [r for r in self.records if r.accuracy is not None]
 
-    def varied(self, records: list[TrialRecord] | None = None) -> list[str]:
-        """Categorical keys that took at least two values among `records` (default: complete trials)."""
+    def varied(self, records: list[TrialRecord] | None = None, keys: list[str] | None = None) -> list[str]:
+        """Keys (default: the categorical ones) that took at least two values among `records` (default: the
+        complete trials)."""
         records = self.complete if records is None else records
-        return [k for k in self.categorical if len({repr(r.params.get(k)) for r in records if k in r.params}) > 1]
+        keys = self.categorical if keys is None else keys
+        return [k for k in keys if len({repr(r.params.get(k)) for r in records if k in r.params}) > 1]
 
 
-def learning_curve(path: Path, metric: str = ACCURACY) -> tuple[list[int], list[float]]:
+def learning_curve(path: Path, metric: str = contract.ACCURACY) -> tuple[list[int], list[float]]:
     if not path.is_file():
         return [], []
     per_epoch: dict[int, float] = {}
@@ -97,15 +97,15 @@ def learning_curve(path: Path, metric: str = ACCURACY) -> tuple[list[int], list[
 
 def _trial_dir(trial: FrozenTrial, sweep_dir: Path) -> Path | None:
     # The recorded dir is absolute; a sweep directory that was moved or copied still has trials/<number>.
-    recorded = trial.user_attrs.get("dir")
-    for candidate in ([Path(recorded)] if recorded else []) + [sweep_dir / "trials" / str(trial.number)]:
+    recorded = trial.user_attrs.get(contract.DIR)
+    for candidate in ([Path(recorded)] if recorded else []) + [contract.trial_dir(sweep_dir, trial.number)]:
         if candidate.is_dir():
             return candidate
     return None
 
 
 def _read_summary(trial_dir: Path | None) -> dict[str, Any] | None:
-    path = trial_dir / SUMMARY if trial_dir is not None else None
+    path = trial_dir / contract.SUMMARY if trial_dir is not None else None
     if path is None or not path.is_file():
         return None
     try:
@@ -117,14 +117,15 @@ def _read_summary(trial_dir: Path | None) -> dict[str, Any] | None:
 def _record(trial: FrozenTrial, sweep_dir: Path, retried: dict[int, str], copies: dict[int, int]) -> TrialRecord:
     trial_dir = _trial_dir(trial, sweep_dir)
     summary = _read_summary(trial_dir)
-    reason = trial.user_attrs.get(book.REASON) or retried.get(trial.number)
+    reason = trial.user_attrs.get(contract.FAILURE_REASON) or retried.get(trial.number)
     if trial.state == TrialState.FAIL and not reason and summary:
         reason = summary.get("error")
-    cost = {"params": (summary or {}).get("params", trial.user_attrs.get("params_count")),
-            "flops": (summary or {}).get("flops", trial.user_attrs.get("flops"))}
+    cost = {"params": (summary or {}).get("params", trial.user_attrs.get(contract.PARAMS_COUNT)),
+            "flops": (summary or {}).get("flops", trial.user_attrs.get(contract.FLOPS))}
     return TrialRecord(
         number=trial.number, state=STATES.get(trial.state, trial.state.name.lower()), reason=reason,
-        retried_by=copies.get(trial.number), retry_of=trial.user_attrs.get(book.RETRY_OF), params=dict(trial.params),
+        retried_by=copies.get(trial.number), retry_of=trial.user_attrs.get(contract.RETRY_OF),
+        params=dict(trial.params),
         values=list(trial.values) if trial.values else None, summary=summary, dir=trial_dir,
         duration_s=trial.duration.total_seconds() if trial.duration else None, cost=cost)
 
@@ -134,7 +135,7 @@ def _objectives(sweep_dir: Path, directions: int, records: list[TrialRecord], st
     results.json; else the first is what the trials monitored."""
     if isinstance(stored, list) and len(stored) == directions:
         return [str(n) for n in stored]
-    results = sweep_dir / "results.json"
+    results = sweep_dir / contract.RESULTS_JSON
     if results.is_file():
         try:
             names = json.loads(results.read_text()).get("objectives")
@@ -150,7 +151,7 @@ def _objectives(sweep_dir: Path, directions: int, records: list[TrialRecord], st
 def _tracker(records: list[TrialRecord]) -> tuple[str | None, str | None]:
     """The W&B project and entity of the trials' config (trial.yaml), so the report run sits beside them."""
     for record in records:
-        path = record.dir / TRIAL_CONFIG if record.dir is not None else None
+        path = record.dir / contract.TRIAL_CONFIG if record.dir is not None else None
         if path is not None and path.is_file():
             logger = OmegaConf.to_container(OmegaConf.load(path)).get("logger") or {}
             return logger.get("project"), logger.get("entity")
@@ -158,9 +159,9 @@ def _tracker(records: list[TrialRecord]) -> tuple[str | None, str | None]:
 
 
 def sweep_data(study: optuna.Study, url: str, sweep_dir: Path) -> SweepData:
-    trials = [t for t in study.get_trials(deepcopy=False) if not t.user_attrs.get(book.SURPLUS)]
-    retried = book.retried_numbers(trials)
-    copies = {t.user_attrs[book.RETRY_OF]: t.number for t in trials if book.RETRY_OF in t.user_attrs}
+    trials = counted(study)
+    retried = retried_numbers(trials)
+    copies = retry_copies(trials)
     records = [_record(t, sweep_dir, retried, copies) for t in trials]
     categorical: list[str] = []
     for trial in trials:
@@ -170,5 +171,5 @@ def sweep_data(study: optuna.Study, url: str, sweep_dir: Path) -> SweepData:
     project, entity = _tracker(records)
     return SweepData(name=study.study_name, url=url, directions=[d.name.lower() for d in study.directions],
                      objectives=_objectives(sweep_dir, len(study.directions), records,
-                                                 study.user_attrs.get("objectives")), records=records,
+                                                 study.user_attrs.get(contract.STUDY_OBJECTIVES)), records=records,
                      categorical=categorical, project=project, entity=entity)

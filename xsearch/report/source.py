@@ -11,7 +11,9 @@ from pathlib import Path
 
 import optuna
 
-from xsearch.sweep.storage import is_journal, open_storage, shown, storage_url
+from xsearch import contract
+from xsearch.redact import redact
+from xsearch.studies.storage import is_journal, open_storage, storage_url
 
 
 class NoStudyError(ValueError):
@@ -34,7 +36,7 @@ def resolve_url(sweep_dir: Path, storage: str | None) -> str:
                                     "written by python -m xsearch +sweep=<name>")
         if not sweep_dir.is_dir():
             raise NotADirectoryError(f"{sweep_dir} is not a directory: expected a sweep directory (sweeps/<name>)")
-        database = sweep_dir / "study.db"
+        database = sweep_dir / contract.STUDY_DB
         if not database.is_file():
             raise FileNotFoundError(f"no study in {sweep_dir}: expected {database} (the SQLite study of "
                                     "python -m xsearch +sweep=<name>); for another storage pass --storage URL")
@@ -43,7 +45,7 @@ def resolve_url(sweep_dir: Path, storage: str | None) -> str:
         raise FileNotFoundError(f"no journal file at {storage}: expected an Optuna journal written by a sweep")
     database = _sqlite_file(storage)
     if database is not None and not database.expanduser().is_file():
-        raise FileNotFoundError(f"no SQLite file at {database} (from --storage {shown(storage)}): expected an "
+        raise FileNotFoundError(f"no SQLite file at {database} (from --storage {redact(storage)}): expected an "
                                 "existing study database")
     return storage
 
@@ -55,17 +57,17 @@ def load_study(sweep_dir: Path, *, storage: str | None = None,
     try:
         opened = open_storage(url)
     except Exception as error:  # SQLAlchemy's many ways to refuse a URL all mean the same to a user
-        raise NoStudyError(f"cannot open storage {shown(url)}: {error}") from None
+        raise NoStudyError(f"cannot open storage {redact(url)}: {error}") from None
     names = sorted(s.study_name for s in opened.get_all_studies())
     if study_name is None:
         if not names:
-            raise NoStudyError(f"storage {shown(url)} holds no study: expected one written by "
+            raise NoStudyError(f"storage {redact(url)} holds no study: expected one written by "
                                "python -m xsearch +sweep=<name>")
         if len(names) > 1:
-            raise NoStudyError(f"storage {shown(url)} holds {len(names)} studies ({', '.join(names)}): "
+            raise NoStudyError(f"storage {redact(url)} holds {len(names)} studies ({', '.join(names)}): "
                                "choose one with --study NAME")
         study_name = names[0]
     elif study_name not in names:
-        raise NoStudyError(f"no study {study_name!r} in {shown(url)}: it holds "
+        raise NoStudyError(f"no study {study_name!r} in {redact(url)}: it holds "
                            f"{', '.join(names) if names else 'no study'}")
     return optuna.load_study(study_name=study_name, storage=opened), url

@@ -11,6 +11,7 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
+from xsearch import contract
 from xsearch.report import figure as fig
 from xsearch.report.records import SweepData, TrialRecord
 
@@ -35,9 +36,9 @@ def series_key(data: SweepData, records: list[TrialRecord]) -> str | None:
     varied = data.varied(records)
     for preferred in SERIES_PREFERENCE:
         for key in varied:
-            if fig.short(key) == preferred:
+            if contract.short(key) == preferred:
                 return key
-    return next((k for k in varied if fig.short(k) not in NOT_A_SERIES), None)
+    return next((k for k in varied if contract.short(k) not in NOT_A_SERIES), None)
 
 
 def _points(data: SweepData) -> list[TrialRecord]:
@@ -97,6 +98,6 @@ def plot(data: SweepData, out_dir: Path) -> fig.Plot:
     most = max(n for line in series.values() for n in line["n"])
     ax.set_title(f"{TITLE}\nline: mean; bars: min-max; dots: single trials (up to {most} per point, e.g. seeds)",
                  fontsize=11.5)
-    ax.legend(title=fig.short(key) if key else None, loc="best")
+    ax.legend(title=contract.short(key) if key else None, loc="best")
     data_out = {"key": key, "positions": {str(k): v for k, v in where.items()}, "series": series}
     return fig.Plot(NAME, TITLE, fig.save(figure, out_dir, NAME), data_out)

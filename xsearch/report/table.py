@@ -15,9 +15,10 @@ import csv
 from pathlib import Path
 from typing import Any
 
+from xsearch import contract
+from xsearch.report.pareto import dominates
 from xsearch.report.records import STATES, SweepData, TrialRecord
 
-METRICS = ("val/acc", "val/loss", "val/acc5")
 BEST_SHOWN = 5
 FAILED_SHOWN = 10  # a sweep where everything fails needs the first reasons, not all of them
 
@@ -30,7 +31,7 @@ def columns(data: SweepData) -> list[str]:
     records = data.records
     params = list(dict.fromkeys(k for r in records for k in r.params))
     knobs = list(dict.fromkeys(f"knob.{k}" for r in records for k in r.knobs))
-    metrics = [f"{when}/{m}" for when in ("final", "best") for m in METRICS
+    metrics = [f"{when}/{m}" for when in ("final", "best") for m in contract.EPOCH_METRICS
                if any(m in ((r.summary or {}).get(when) or {}) for r in records)]
     return ["number", "state", "reason", "retried_by", "retry_of", *params, *value_columns(data), *knobs,
             "params", "flops", *metrics, "best/epoch", "epochs", "wall_time_s", "duration_s", "wandb_id"]
@@ -82,7 +83,7 @@ def best_records(data: SweepData) -> list[TrialRecord]:
     """The best trials by the first objective, best first (for several objectives: the Pareto set)."""
     done = [r for r in data.records if r.state == "complete" and r.values]
     if len(data.directions) > 1:
-        front = [r for r in done if not any(_dominates(o, r, data.directions) for o in done)]
+        front = [r for r in done if not any(dominates(o.values, r.values, data.directions) for o in done)]
         return sorted(front, key=lambda r: _sort_key(r, data))
     return sorted(done, key=lambda r: _sort_key(r, data))[:BEST_SHOWN]
 
@@ -92,16 +93,6 @@ def _sort_key(record: TrialRecord, data: SweepData) -> tuple[float, int]:
     return (-value if data.directions[0] == "maximize" else value, record.number)
 
 
-def _dominates(a: TrialRecord, b: TrialRecord, directions: list[str]) -> bool:
-    signs = [1 if d == "maximize" else -1 for d in directions]
-    better = [s * x >= s * y for s, x, y in zip(signs, a.values, b.values)]
-    return all(better) and any(s * x > s * y for s, x, y in zip(signs, a.values, b.values))
-
-
-def knobs_text(params: dict[str, Any]) -> str:
-    """Swept values as a person reads them: segments=4 lr=0.00924 (short keys, 3 significant digits)."""
-    return " ".join(f"{key.rsplit('.', 1)[-1]}={f'{value:.3g}' if isinstance(value, float) else value}"
-                    for key, value in params.items())
 
 
 def _number(value: Any) -> str:
@@ -126,7 +117,7 @@ def markdown(data: SweepData) -> str:
         lines += [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for record in best:
             cells = [record.number, *record.values, record.cost["params"], record.cost["flops"],
-                     knobs_text(record.params)]
+                     contract.knobs_text(record.params)]
             lines.append("| " + " | ".join(_number(c) for c in cells) + " |")
     else:
         lines.append("No trial has completed yet.")

@@ -7,15 +7,14 @@ no half-open run is left behind by a failed upload or an interrupted report.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
+from xsearch.redact import redact
 from xsearch.report.figure import Plot
 from xsearch.report.records import SweepData
 from xsearch.report.table import counts
-from xsearch.sweep.storage import shown
-from xsearch.training.tracking import redact, wandb_mode
+from xsearch.settings.logger import clean_wandb_mode_env, wandb_mode
 
 JOB_TYPE = "report"
 DEFAULT_PROJECT = "xsearch"
@@ -26,12 +25,11 @@ def log_report(data: SweepData, names: list[str], rows: list[list[Any]], plots: 
     """Log the table and plots; the run's id, mode and directory (None when W&B is disabled)."""
     import wandb
 
-    if os.environ.get("WANDB_MODE") == "":  # set but empty: wandb would reject it outright
-        del os.environ["WANDB_MODE"]
+    clean_wandb_mode_env()
     mode = wandb_mode("auto")
     if mode == "disabled":
         return None
-    config = redact({"study": data.name, "storage": shown(data.url), "objectives": data.objectives,
+    config = redact({"study": data.name, "storage": redact(data.url), "objectives": data.objectives,
                      "directions": data.directions, "counts": counts(data), "trials": len(data.records)})
     try:
         run = wandb.init(project=data.project or DEFAULT_PROJECT, entity=data.entity, group=data.name,

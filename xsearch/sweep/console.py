@@ -10,16 +10,16 @@ from typing import Any
 
 import optuna
 
-from xsearch.sweep import study as book
-
-
-def _knobs(params: Mapping[str, Any]) -> str:
-    return " ".join(f"{key.rsplit('.', 1)[-1]}={value}" for key, value in params.items())
+from xsearch import contract
+from xsearch.studies.trials import state_counts, trial_rows
+from xsearch.sweep import bookkeeping
 
 
 def _clock(seconds: float) -> str:
     seconds = int(round(seconds))
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 60}m{seconds % 60:02d}s"
 
 
 class Console:
@@ -39,11 +39,11 @@ class Console:
     def start(self, storage: str, done: int) -> None:
         self.started = time.monotonic()
         job = f" (job {self.settings.job})" if self.settings.job is not None else ""
-        self._print(f"xsearch sweep {self.settings.name}{job}: {done}/{self.total} trials done, {self.workers} worker(s), "
-                    f"objectives {', '.join(self.settings.objectives)} | storage {storage}")
+        self._print(f"xsearch sweep {self.settings.name}{job}: {done}/{self.total} trials done, "
+                    f"{self.workers} worker(s), objectives {', '.join(self.settings.objectives)} | storage {storage}")
 
     def trial_started(self, number: int, params: Mapping[str, Any], rerun: str) -> None:
-        self._print(f"  trial {number} started: {_knobs(params)}\n    re-run alone: {rerun}")
+        self._print(f"  trial {number} started: {contract.knobs_text(params)}\n    re-run alone: {rerun}")
 
     def trial_done(self, number: int, params: Mapping[str, Any], state: str, values: list[float] | None,
                    reason: str | None, seconds: float, study: optuna.Study | None = None) -> None:
@@ -51,9 +51,10 @@ class Console:
             self.finished_here += 1
             self.busy += seconds
         metric = ", ".join(f"{o} {v:.4f}" for o, v in zip(self.settings.objectives, values)) if values else ""
-        line = f"[trial {number}] {state:<8} {metric or (reason or '')} | {_knobs(params)} | {seconds:.1f} s"
+        line = (f"[trial {number}] {state:<8} {metric or (reason or '')} | {contract.knobs_text(params)} | "
+                f"{seconds:.1f} s")
         if study is not None:
-            done = book.counts(study).done
+            done = bookkeeping.counts(study).done
             line += f" | {done}/{self.total}" + self._eta(done) + self._best(study)
         self._print(line)
 
@@ -72,8 +73,8 @@ class Console:
         return f" | best {self.settings.objectives[0]} {best.value:.4f} (trial {best.number})"
 
     def finish(self, study: optuna.Study, root: Path) -> None:
-        rows = book.trial_rows(study)
-        counts = book.state_counts(rows)
+        rows = trial_rows(study)
+        counts = state_counts([row["state"] for row in rows])
         lines = [f"\nxsearch sweep {self.settings.name}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
                  + f" in {_clock(time.monotonic() - self.started)}"]
         objectives = self.settings.objectives
@@ -83,6 +84,7 @@ class Console:
             values = row["values"] or [None] * len(objectives)
             cells = "  ".join(f"{v:>10.4f}" if v is not None else f"{'-':>10}" for v in values)
             note = f"  ({row['reason']})" if row["reason"] and row["state"] == "FAIL" else ""
-            lines.append(f"{row['number']:>5}  {row['state']:<8}  {cells}  {_knobs(row['params'])}{note}")
-        lines.append(f"results: {root / 'results.json'}, {root / 'results.csv'}; trials: {root / 'trials'}/<number>/")
+            lines.append(f"{row['number']:>5}  {row['state']:<8}  {cells}  {contract.knobs_text(row['params'])}{note}")
+        lines.append(f"results: {root / contract.RESULTS_JSON}, {root / contract.RESULTS_CSV}; trials: "
+                     f"{root / contract.TRIALS_DIR}/<number>/")
         self._print("\n".join(lines))

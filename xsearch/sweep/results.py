@@ -8,18 +8,19 @@ from pathlib import Path
 
 import optuna
 
-from xsearch.sweep import study as book
-from xsearch.sweep.storage import shown
+from xsearch import contract
+from xsearch.redact import redact
+from xsearch.studies.trials import state_counts, trial_rows
 
 
 def write_results(study: optuna.Study, settings, root: Path, url: str) -> dict:
-    rows = book.trial_rows(study)
+    rows = trial_rows(study)
     completed = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE]
-    counts = book.state_counts(rows)
+    counts = state_counts([row["state"] for row in rows])
     best = [t.number for t in study.best_trials] if completed else []
     results = {
         "study": settings.name,
-        "storage": shown(url),
+        "storage": redact(url),
         "objectives": list(settings.objectives),
         "directions": settings.directions,
         "n_trials": settings.total,
@@ -27,9 +28,9 @@ def write_results(study: optuna.Study, settings, root: Path, url: str) -> dict:
         "best_trials": best,  # one number for a single objective; the Pareto set for several
         "trials": rows,
     }
-    (root / "results.json").write_text(json.dumps(results, indent=2, default=str))
+    (root / contract.RESULTS_JSON).write_text(json.dumps(results, indent=2, default=str))
     keys = sorted({k for row in rows for k in row["params"]})
-    with open(root / "results.csv", "w", newline="") as f:
+    with open(root / contract.RESULTS_CSV, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["number", "state", *keys, *settings.objectives, "duration_s", "reason", "retried", "best"])
         for row in rows:

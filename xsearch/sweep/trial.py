@@ -21,19 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-from omegaconf import OmegaConf
 
-from xsearch.settings import load_settings
-from xsearch.sweep.reporting import TRIAL_ENV, TrialLink
-from xsearch.sweep.storage import heartbeat_enabled
-from xsearch.sweep.zygote import ForkedTrial, Zygote, ZygoteGone
-from xsearch.training.progress import PROGRESS, Position, read_position
-from xsearch.training.run import SUMMARY, plan
-from xsearch.validate import ConfigError
+from xsearch import contract
+from xsearch.progress import Position, read_position
+from xsearch.studies import optuna_private
+from xsearch.sweep.pruning import TRIAL_ENV, TrialLink
+from xsearch.sweep.forking import ForkedTrial, Zygote, ZygoteGone
 
-TRIAL_CONFIG = "trial.yaml"
-TRIAL_LOG = "trial.out"
-TRIAL_PID = "trial.pid"  # the running trial's process id (to watch it, or to signal it by hand)
 GRACE_S = 60  # for a stopping trial to checkpoint (SLURM's warning comes 120 s before the kill in xsearch's presets)
 WATCH_S = 1.0  # how often the watchdog reads a trial's progress file
 STACKS_S = 2.0  # between asking a stalled trial for its Python stacks (SIGQUIT) and killing it
@@ -57,49 +51,13 @@ class Abort:
     stalled: bool  # False: it ran past its time limit
 
 
-def trial_config(base: Mapping[str, Any], params: Mapping[str, Any], *, study: str, monitor: str) -> dict[str, Any]:
-    """The base config with this trial's values, tracked as one W&B run in the study's group."""
-    cfg = OmegaConf.create(dict(base))
-    for key, value in params.items():
-        OmegaConf.update(cfg, key, value, merge=False)
-    cfg.monitor = monitor
-    cfg.logger.group = study
-    cfg.logger.job_type = "trial"
-    cfg.logger.tags = [f"{key.rsplit('.', 1)[-1]}={value}" for key, value in params.items()]
-    return OmegaConf.to_container(cfg)
-
-
-def check(config: Mapping[str, Any], limits: Mapping[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
-    """The trial's architecture, or why it must not train: an invalid config or a cost over the sweep's limits."""
-    try:
-        architecture = plan(load_settings(config)).architecture
-    except ConfigError as error:
-        return None, f"invalid config: {error}"
-    for metric in ("params", "flops"):
-        limit = limits.get(metric)
-        if limit is not None and architecture[metric] > limit:
-            return architecture, f"over budget: {metric} {architecture[metric]:,} > limit {int(limit):,}"
-    return architecture, None
-
-
-def relative_cost(config: Mapping[str, Any], limits: Mapping[str, Any]) -> float:
-    """A trial's training compute up to a constant factor, for ordering a grid: MACs per image x epochs
-    (x batches per epoch where they are limited). 0 for a trial that will not train."""
-    architecture, rejected = check(config, limits)
-    if rejected is not None:
-        return 0.0
-    trainer = config["trainer"]
-    epochs = max(trainer.get("max_epochs") or 1, 1)  # None or -1: no epoch limit, counted as one
-    return architecture["flops"] * epochs * (trainer.get("limit_train_batches") or 1)
-
-
 def rerun_command(trial_dir: Path) -> str:
     return f"python -m xsearch --config-path={trial_dir} --config-name=trial hydra.run.dir={trial_dir}/rerun"
 
 
 def objective_values(summary: Mapping[str, Any], objectives: list[str]) -> list[float] | None:
     best = summary.get("best") or {}
-    values = [summary[o] if o in ("params", "flops") else best.get(o) for o in objectives]
+    values = [summary[o] if o in contract.COST_METRICS else best.get(o) for o in objectives]
     return None if any(v is None for v in values) else [float(v) for v in values]
 
 
@@ -107,14 +65,14 @@ class TrialProcess:
     """A trial's child process, kept alive in the study by heartbeats until it ends."""
 
     def __init__(self, *, trial_dir: Path, link: TrialLink, env: Mapping[str, str | None],
-                 storage: optuna.storages.BaseStorage, heartbeat: int, stopping: threading.Event,
+                 study: optuna.Study, heartbeat: int, stopping: threading.Event,
                  zygote: Zygote | None = None, stall_timeout: float | None = None,
                  trial_timeout: float | None = None) -> None:
         self.trial_dir = trial_dir
         self.link = link
         merged = {**os.environ, **env, TRIAL_ENV: link.to_env()}
         self.env = {key: value for key, value in merged.items() if value is not None}
-        self.storage = storage
+        self.study = study
         self.heartbeat = heartbeat
         self.sweep_stopping = stopping
         self.zygote = zygote
@@ -126,8 +84,8 @@ class TrialProcess:
 
     def run(self) -> int:
         args = [f"--config-path={self.trial_dir}", "--config-name=trial", f"hydra.run.dir={self.trial_dir}"]
-        log = self.trial_dir / TRIAL_LOG
-        (self.trial_dir / PROGRESS).unlink(missing_ok=True)  # progress is what this process writes
+        log = self.trial_dir / contract.TRIAL_LOG
+        (self.trial_dir / contract.PROGRESS).unlink(missing_ok=True)  # progress is what this process writes
         if self.zygote is not None:
             try:
                 self.process = self.zygote.start(args, env=self.env, cwd=os.getcwd(), log=str(log))
@@ -138,7 +96,7 @@ class TrialProcess:
                 self.process = subprocess.Popen([sys.executable, "-m", "xsearch", *args], stdout=out,
                                                 stderr=subprocess.STDOUT, env=self.env, start_new_session=True)
         try:
-            (self.trial_dir / TRIAL_PID).write_text(f"{self.process.pid}\n")
+            (self.trial_dir / contract.TRIAL_PID).write_text(f"{self.process.pid}\n")
             if self.sweep_stopping.is_set():  # the sweep stopped while this trial was being prepared
                 self.terminate()
             for watch in (self._beat, self._watch):
@@ -149,7 +107,7 @@ class TrialProcess:
             raise
         finally:
             self.stopped.set()
-            (self.trial_dir / TRIAL_PID).unlink(missing_ok=True)
+            (self.trial_dir / contract.TRIAL_PID).unlink(missing_ok=True)
 
     def terminate(self) -> None:
         """Ask the trial to stop (it checkpoints and finishes its W&B run and summary); kill it if it takes more
@@ -177,7 +135,7 @@ class TrialProcess:
         seen, where = b"", Position("starting")
         while not self.stopped.wait(WATCH_S):
             now = time.monotonic()
-            raw, position = read_position(self.trial_dir / PROGRESS)
+            raw, position = read_position(self.trial_dir / contract.PROGRESS)
             if raw != seen:
                 seen, moved, where = raw, now, position or where
             if self.trial_timeout is not None and now - started > self.trial_timeout:
@@ -195,15 +153,16 @@ class TrialProcess:
         elif answers:
             self.process.send_signal(signal.SIGQUIT)
             self.stopped.wait(STACKS_S)
-            reason += f"; its Python stacks are at the end of {TRIAL_LOG}"
+            reason += f"; its Python stacks are at the end of {contract.TRIAL_LOG}"
         self.aborted = Abort(reason, stalled=stalled)
         self.kill()
 
     def _beat(self) -> None:
-        if not heartbeat_enabled(self.storage):
+        if not optuna_private.heartbeat_enabled(self.study):
             return
+        trial = optuna_private.by_number(self.study, self.link.number)
         while True:
-            self.storage.record_heartbeat(self.link.trial_id)
+            optuna_private.beat(self.study, trial)
             if self.stopped.wait(self.heartbeat):
                 return
 
@@ -220,7 +179,7 @@ def process_state(pid: int) -> str | None:
 def outcome(code: int, trial_dir: Path, objectives: list[str], *, interrupted: bool,
             aborted: Abort | None = None) -> Outcome:
     """What the end of a trial's process means for the study."""
-    path = trial_dir / SUMMARY
+    path = trial_dir / contract.SUMMARY
     summary = json.loads(path.read_text()) if path.is_file() else None
     status = summary["status"] if summary is not None else None
     if aborted is not None and status != "completed":  # killed after its result was written (in W&B's finish): kept
@@ -238,17 +197,17 @@ def outcome(code: int, trial_dir: Path, objectives: list[str], *, interrupted: b
         if code < 0:
             reason = f"trial process killed by {signal.Signals(-code).name}"
         else:
-            reason = f"trial process exited with code {code} before writing {SUMMARY}: {_tail(trial_dir)}"
+            reason = f"trial process exited with code {code} before writing {contract.SUMMARY}: {_tail(trial_dir)}"
         return Outcome(optuna.trial.TrialState.FAIL, reason=reason, retry=code < 0)
     if status == "failed":
         return Outcome(optuna.trial.TrialState.FAIL, reason=summary["error"])
     values = objective_values(summary, objectives)
     if values is None:
-        return Outcome(optuna.trial.TrialState.FAIL, reason=f"no value for {objectives} in {SUMMARY}")
+        return Outcome(optuna.trial.TrialState.FAIL, reason=f"no value for {objectives} in {contract.SUMMARY}")
     return Outcome(optuna.trial.TrialState.COMPLETE, values=values)
 
 
 def _tail(trial_dir: Path, lines: int = 3) -> str:
-    log = trial_dir / TRIAL_LOG
+    log = trial_dir / contract.TRIAL_LOG
     text = log.read_text(errors="replace").strip().splitlines() if log.is_file() else []
     return " | ".join(text[-lines:]) or "no output"

@@ -1,21 +1,8 @@
-"""Which memory layout the network trains in, and making sure its input really has it.
-
-Channels last is the faster layout on GPUs and on x86 CPUs, through oneDNN's AVX-512 kernels and its AVX2 ones
-alike (docs/BENCHMARKS.md), so `channels_last: auto` picks it there. Elsewhere (e.g. ARM CPUs) it is not
-measured, and NCHW stays.
-"""
+"""Making sure the network's input has the memory layout the settings chose (`Settings.use_channels_last`)."""
 
 from __future__ import annotations
 
-import platform
-
 import torch
-
-MEASURED_CPUS = ("x86_64", "amd64")
-
-
-def channels_last_pays_on_cpu() -> bool:
-    return platform.machine().lower() in MEASURED_CPUS
 
 
 def in_layout(x: torch.Tensor, memory_format: torch.memory_format) -> torch.Tensor:

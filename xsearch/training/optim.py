@@ -2,51 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from collections.abc import Mapping
-from typing import Any
 
 import torch
 from torch import nn
 
-from xsearch import validate
-
-OPTIMIZERS = ("sgd", "adamw", "rmsprop")
-SCHEDULES = ("step", "cosine", "constant")
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class OptimSettings:
-    name: str = "adamw"
-    lr: float = 3e-3
-    weight_decay: float = 0.05
-    momentum: float = 0.9  # SGD/RMSProp momentum, AdamW's beta1
-    schedule: str = "cosine"
-    warmup_epochs: float = 0
-    decay_rate: float = 0.94
-    decay_epochs: float = 2
-    min_lr_ratio: float = 0.0
-    label_smoothing: float = 0.0
-    ema_decay: float | None = None
-
-    def __post_init__(self) -> None:
-        validate.choice("optim.name", self.name, OPTIMIZERS)
-        validate.choice("optim.schedule", self.schedule, SCHEDULES)
-        validate.number("optim.lr", self.lr, low=0, low_open=True)
-        validate.number("optim.weight_decay", self.weight_decay, low=0)
-        validate.number("optim.momentum", self.momentum, low=0, high=1, high_open=True)
-        validate.number("optim.warmup_epochs", self.warmup_epochs, low=0)
-        validate.number("optim.decay_rate", self.decay_rate, low=0, high=1, low_open=True)
-        validate.number("optim.decay_epochs", self.decay_epochs, low=0, low_open=True)
-        validate.number("optim.min_lr_ratio", self.min_lr_ratio, low=0, high=1)
-        validate.number("optim.label_smoothing", self.label_smoothing, low=0, high=1, high_open=True)
-        validate.number("optim.ema_decay", self.ema_decay, low=0, high=1, low_open=True, high_open=True,
-                        optional=True)
-
-    @classmethod
-    def from_mapping(cls, values: Mapping[str, Any]) -> OptimSettings:
-        return validate.from_mapping(cls, values, "optim")
+from xsearch.settings.optim import OptimSettings
 
 
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:

@@ -25,7 +25,8 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
-CHECKPOINT = "interrupted.ckpt"
+from xsearch import contract
+
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR2)
 # After a stop signal a run must reach a batch boundary within this long (or twice its slowest step so far), else
 # it is stuck in a kernel that may never return; it then ends itself, so `timeout 60 python -m xsearch` ends.
@@ -181,4 +182,4 @@ class DataPosition(pl.Callback):
 
 def callbacks(run_dir: Path) -> list[pl.Callback]:
     """What a run needs to stop with a checkpoint and to resume from one exactly."""
-    return [SaveOnInterrupt(run_dir / CHECKPOINT), RandomState(), DataPosition()]
+    return [SaveOnInterrupt(run_dir / contract.CHECKPOINT), RandomState(), DataPosition()]

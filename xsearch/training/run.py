@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import statistics
 import threading
 import time
 import traceback
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,17 +16,16 @@ import torch
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
-from xsearch.data import build_datamodule
-from xsearch.model import XceptionConfig, cost, resolve
-from xsearch.settings import Settings
-from xsearch.sweep.reporting import OptunaReporter
+from xsearch import contract
+from xsearch.model import XceptionConfig
+from xsearch.redact import redact
+from xsearch.settings.plan import Plan, plan
+from xsearch.settings.run import Settings
 from xsearch.training import preemption
 from xsearch.training.callbacks import EpochMeter
 from xsearch.training.module import SpectrumModule
-from xsearch.training.progress import PROGRESS, Beacon
-from xsearch.training.tracking import build_loggers, finish_wandb, redact, wandb_logger, wandb_run_info
-
-SUMMARY = "summary.json"
+from xsearch.training.beacon import Beacon
+from xsearch.training.tracking import build_loggers, finish_wandb, wandb_logger, wandb_run_info
 
 
 def run_name(cfg: XceptionConfig) -> str:
@@ -43,42 +42,18 @@ def _device(trainer: pl.Trainer) -> str:
     return f"{name} x{trainer.world_size}" if trainer.world_size > 1 else name
 
 
-@dataclasses.dataclass(frozen=True)
-class Plan:
-    """Everything known about a run before any data is loaded: enough to cost it or reject it."""
-
-    datamodule: pl.LightningDataModule
-    model: XceptionConfig
-    input_size: tuple[int, int]
-    architecture: dict[str, Any]
-
-
-def plan(settings: Settings) -> Plan:
-    datamodule = build_datamodule(settings.data, seed=settings.seed)
-    input_size = (datamodule.size, datamodule.size)
-    model_cfg, solution = settings.model_config(num_classes=datamodule.num_classes,
-                                                in_channels=datamodule.channels, input_size=input_size)
-    spec = resolve(model_cfg)
-    model_cost = cost(spec, input_size)
-    architecture = {
-        "knobs": model_cfg.as_dict(), "params": model_cost.params, "flops": model_cost.flops,
-        "input_size": list(input_size), "not_applicable": list(spec.not_applicable),
-        "width_solution": solution.as_dict() if solution else None, "layers": spec.layers(),
-    }
-    return Plan(datamodule, model_cfg, input_size, architecture)
-
-
-def train(settings: Settings, config: dict[str, Any], run_dir: Path, *,
-          reporter: OptunaReporter | None = None) -> dict[str, Any]:
+def train(settings: Settings, config: dict[str, Any], run_dir: Path, *, planned: Plan | None = None,
+          callbacks: Sequence[pl.Callback] = (), progress_file: Path | None = None) -> dict[str, Any]:
     """Fit the configured variant; write summary.json, the resolved config and the loggers' files into `run_dir`.
 
-    With a `reporter` (inside a sweep trial) the validation metric goes to Optuna every epoch
-    and a pruned run ends early with status "pruned".
+    `callbacks` join xsearch's own; one that stops the run for a reason of its own (a sweep's pruner) names
+    the status the summary records in its `stopped_as`. With `progress_file`, the run rewrites it after every
+    batch (a sweep's watchdog reads it).
     """
     started = time.perf_counter()
     run_dir.mkdir(parents=True, exist_ok=True)
     pl.seed_everything(settings.seed, workers=True, verbose=False)
-    planned = plan(settings)
+    planned = planned or plan(settings)
     model_cfg, architecture = planned.model, planned.architecture
     (run_dir / "config.yaml").write_text(json.dumps(redact(config), indent=2))  # JSON is valid YAML
 
@@ -87,14 +62,13 @@ def train(settings: Settings, config: dict[str, Any], run_dir: Path, *,
     trainer_kwargs = settings.trainer_kwargs()
     loggers = build_loggers(settings.logger, run_dir, name=run_name(model_cfg))
     meter = EpochMeter(print_lines=not trainer_kwargs["enable_progress_bar"])
-    # A sweep's trial also writes where it is to a file, for the sweep's watchdog (xsearch/sweep/trial.py).
-    beacon = Beacon(run_dir / PROGRESS if reporter is not None else None)
+    beacon = Beacon(progress_file)
     stopper, *resuming = preemption.callbacks(run_dir)
-    callbacks: list[pl.Callback] = [meter, beacon, stopper, *resuming] + ([reporter] if reporter is not None else [])
+    everything: list[pl.Callback] = [meter, beacon, stopper, *resuming, *callbacks]
     if settings.checkpoint:
-        callbacks.append(ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best", monitor=settings.monitor,
-                                         mode=settings.mode, save_top_k=1))
-    trainer = pl.Trainer(**trainer_kwargs, logger=loggers or False, callbacks=callbacks,
+        everything.append(ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best", monitor=settings.monitor,
+                                          mode=settings.mode, save_top_k=1))
+    trainer = pl.Trainer(**trainer_kwargs, logger=loggers or False, callbacks=everything,
                          default_root_dir=str(run_dir), enable_checkpointing=settings.checkpoint)
 
     tracked = wandb_logger(loggers) is not None and trainer.is_global_zero
@@ -108,7 +82,7 @@ def train(settings: Settings, config: dict[str, Any], run_dir: Path, *,
         if settings.checkpoint and trainer.checkpoint_callback is not None:
             summary["checkpoint"] = trainer.checkpoint_callback.best_model_path or None
         if trainer.is_global_zero:
-            (run_dir / SUMMARY).write_text(json.dumps(summary, indent=2))
+            (run_dir / contract.SUMMARY).write_text(json.dumps(summary, indent=2))
         return summary
 
     error: BaseException | None = None
@@ -119,7 +93,7 @@ def train(settings: Settings, config: dict[str, Any], run_dir: Path, *,
     restore_signals = preemption.install() if in_main_thread else None
     deadline = preemption.StopDeadline(
         moved=lambda: beacon.beats, slowest_step=lambda: beacon.longest_silence,
-        on_stuck=lambda reason: write_summary("stalled", f"{reason}, {beacon.position.describe()}"),
+        on_stuck=lambda reason: write_summary(contract.STALLED, f"{reason}, {beacon.position.describe()}"),
     ) if in_main_thread else None
     try:
         for lg in loggers:
@@ -134,7 +108,8 @@ def train(settings: Settings, config: dict[str, Any], run_dir: Path, *,
             restore_signals()
         beacon.close()
 
-    status, reason = _status(error, pruned=reporter is not None and reporter.pruned_at is not None), _reason(error)
+    stopped_as = next((c.stopped_as for c in callbacks if getattr(c, "stopped_as", None)), None)
+    status, reason = _status(error, stopped_as), _reason(error)
     # The summary first: it is the run's result, and finishing W&B may wait on the network.
     summary = write_summary(status, reason)
     if tracked:
@@ -176,12 +151,12 @@ def _summary(settings: Settings, epochs: list[dict[str, float]], architecture: d
     }
 
 
-def _status(error: BaseException | None, *, pruned: bool) -> str:
+def _status(error: BaseException | None, stopped_as: str | None) -> str:
     if isinstance(error, (SIGTERMException, preemption.Interrupted)):
-        return "interrupted"  # asked to stop from outside: not the trial's fault, and resumable
+        return contract.INTERRUPTED  # asked to stop from outside: not the trial's fault, and resumable
     if error is not None:
-        return "failed"
-    return "pruned" if pruned else "completed"
+        return contract.FAILED
+    return stopped_as or contract.COMPLETED
 
 
 def _reason(error: BaseException | None) -> str | None:

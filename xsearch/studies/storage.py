@@ -16,7 +16,8 @@ import sqlalchemy
 from optuna.storages import JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend
 
-from xsearch.training.tracking import redact
+from xsearch import contract
+from xsearch.redact import redact
 from xsearch.validate import ConfigError
 
 JOURNAL_SUFFIXES = (".log", ".journal", ".jsonl")
@@ -43,7 +44,7 @@ def literal_password(url: str) -> bool:
 
 
 def storage_url(storage: str | None, root: Path) -> str:
-    return storage if storage else f"sqlite:///{root / 'study.db'}"
+    return storage if storage else f"sqlite:///{root / contract.STUDY_DB}"
 
 
 def is_journal(url: str) -> bool:
@@ -60,7 +61,7 @@ def open_storage(url: str, *, heartbeat: int | None = None,
     try:
         parsed = sqlalchemy.engine.make_url(url)
     except sqlalchemy.exc.ArgumentError:
-        raise StorageError(f"sweep.storage={shown(url)!r} is invalid: expected an Optuna RDB URL "
+        raise StorageError(f"sweep.storage={redact(url)!r} is invalid: expected an Optuna RDB URL "
                            "(sqlite:///path, postgresql://user@host/db, mysql+pymysql://...) or a journal file path "
                            f"ending in {', '.join(JOURNAL_SUFFIXES)}") from None
     if parsed.get_backend_name() == "sqlite":
@@ -78,7 +79,7 @@ def open_storage(url: str, *, heartbeat: int | None = None,
         reason = redact(" ".join(str(cause).split()))
         if parsed.password:
             reason = reason.replace(parsed.password, "***")
-        raise StorageError(f"cannot open the study storage {shown(url)} at {where}: {reason}") from None
+        raise StorageError(f"cannot open the study storage {redact(url)} at {where}: {reason}") from None
 
 
 def _create(url: str, engine_kwargs: dict, beat: dict, attempts: int = 5) -> RDBStorage:
@@ -87,19 +88,9 @@ def _create(url: str, engine_kwargs: dict, beat: dict, attempts: int = 5) -> RDB
             return RDBStorage(url, engine_kwargs=engine_kwargs, **beat)
         except sqlalchemy.exc.SQLAlchemyError as error:
             # Workers starting together on a new database race to create Optuna's tables; the losers see them
-            # half made ("already exists", or PostgreSQL's "duplicate key" on its catalog). The next try finds them.
-            if not any(s in str(error) for s in ("already exists", "duplicate key")):
+            # half made ("already exists", PostgreSQL's "duplicate key" on its catalog, SQLite's "UNIQUE
+            # constraint failed" on alembic's version row). The next try finds them.
+            if not any(s in str(error) for s in ("already exists", "duplicate key", "UNIQUE constraint failed")):
                 raise
             time.sleep(0.2 * attempt)
     return RDBStorage(url, engine_kwargs=engine_kwargs, **beat)
-
-
-def heartbeat_enabled(storage: optuna.storages.BaseStorage) -> bool:
-    # Duck-typed: a study wraps its RDBStorage in Optuna's caching storage, which is no RDBStorage.
-    interval = getattr(storage, "get_heartbeat_interval", None)
-    return interval is not None and interval() is not None
-
-
-def shown(url: str) -> str:
-    """The URL as it may be printed or logged: never with its password."""
-    return redact(url)

@@ -1,32 +1,31 @@
-"""The composed Hydra config, turned into validated settings in one place, before anything is built.
+"""The composed Hydra config, turned into typed, validated settings once, before anything is built.
 
-Data flows one way: config -> Settings -> datamodule / network / trainer. An
-unknown key, a wrong type or an impossible value stops the run here, naming it.
+Data flows one way: config -> Settings -> plan (network and cost) -> datamodule / network / trainer. An
+unknown key, a wrong type or an impossible value stops the run here, naming it. Every default lives in the
+config tree (conf/); these classes hold the types, the vocabularies and the checks.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import inspect
+import platform
 import sys
-from pathlib import Path
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from xsearch import validate
-from xsearch.data import DataSettings
-from xsearch.model import WidthSolution, XceptionConfig, solve_width
-from xsearch.model.budget import METRICS
-from xsearch.training.layout import channels_last_pays_on_cpu
-from xsearch.training.optim import OptimSettings
-from xsearch.training.tracking import LoggerSettings
+from xsearch import contract, validate
+from xsearch.data import DataSettings, data_settings
+from xsearch.model import Budget, XceptionConfig
+from xsearch.settings.logger import LoggerSettings
+from xsearch.settings.optim import OptimSettings
 from xsearch.validate import ConfigError
 
-MONITORS = {"val/acc": "max", "val/acc5": "max", "val/loss": "min"}
 GROUPS = ("model", "data", "trainer", "optim", "logger")
 TOP_LEVEL = ("seed", "monitor", "channels_last", "compile", "checkpoint", "resume")
 SWEEP = "sweep"  # the sweep engine's node; a single run ignores it
@@ -35,39 +34,28 @@ FROM_DATA = ("num_classes", "in_channels")
 # Trainer arguments xsearch fills itself.
 TRAINER_RESERVED = ("logger", "callbacks", "default_root_dir", "enable_checkpointing")
 TRAINER_ARGS = tuple(p for p in inspect.signature(pl.Trainer.__init__).parameters if p != "self")
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class Budget:
-    """Solve each variant's width so that its params or FLOPs match `target` ("xception" or a number)."""
-
-    metric: str
-    target: float | str = "xception"
-
-    def __post_init__(self) -> None:
-        validate.choice("model.budget.metric", self.metric, METRICS)
-        if self.target != "xception" and not (validate.is_number(self.target) and self.target > 0):
-            raise validate.bad("model.budget.target", self.target, "'xception' or a number > 0")
+# Channels last is measured faster on these CPUs (docs/BENCHMARKS.md); elsewhere it is not measured.
+CHANNELS_LAST_CPUS = ("x86_64", "amd64")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Settings:
-    knobs: Mapping[str, Any]
+    model: XceptionConfig  # num_classes and in_channels are the data's: `plan` sets them
     budget: Budget | None
     data: DataSettings
     optim: OptimSettings
     trainer: Mapping[str, Any]
     logger: LoggerSettings
-    seed: int = 0
-    monitor: str = "val/acc"
-    channels_last: bool | str = "auto"
-    compile: bool = False
-    checkpoint: bool = False
-    resume: str | None = None  # a Lightning checkpoint to continue from, e.g. a stopped run's interrupted.ckpt
+    seed: int
+    monitor: str
+    channels_last: bool | str
+    compile: bool
+    checkpoint: bool
+    resume: str | None  # a Lightning checkpoint to continue from, e.g. a stopped run's interrupted.ckpt
 
     def __post_init__(self) -> None:
         validate.integer("seed", self.seed, low=0)
-        validate.choice("monitor", self.monitor, MONITORS)
+        validate.choice("monitor", self.monitor, contract.EPOCH_METRICS)
         if self.channels_last != "auto":
             validate.boolean("channels_last", self.channels_last)
         validate.boolean("compile", self.compile)
@@ -77,7 +65,8 @@ class Settings:
 
     @property
     def mode(self) -> str:
-        return MONITORS[self.monitor]
+        """Lightning's word for the monitored metric's direction: max or min."""
+        return "max" if contract.EPOCH_METRICS[self.monitor] == "maximize" else "min"
 
     def on_gpu(self) -> bool:
         accelerator = self.trainer.get("accelerator", "auto")
@@ -96,31 +85,24 @@ class Settings:
         return kwargs
 
     def use_channels_last(self) -> bool:
-        """`auto`: where it is measured faster, on a GPU and on an x86 CPU (xsearch/training/layout.py)."""
+        """`auto`: where it is measured faster, on a GPU and on an x86 CPU."""
         if self.channels_last != "auto":
             return self.channels_last
-        return self.on_gpu() or channels_last_pays_on_cpu()
-
-    def model_config(self, *, num_classes: int, in_channels: int,
-                     input_size: tuple[int, int]) -> tuple[XceptionConfig, WidthSolution | None]:
-        """The network for this data; with a budget, its width is solved at the data's input size."""
-        cfg = XceptionConfig.from_mapping({**self.knobs, "num_classes": num_classes, "in_channels": in_channels})
-        if self.budget is None:
-            return cfg, None
-        solution = solve_width(cfg, metric=self.budget.metric, target=self.budget.target, input_size=input_size)
-        return cfg.replace(width=solution.width), solution
+        return self.on_gpu() or cpu_prefers_channels_last()
 
 
-def _model(node: Mapping[str, Any]) -> tuple[dict[str, Any], Budget | None]:
+def cpu_prefers_channels_last() -> bool:
+    return platform.machine().lower() in CHANNELS_LAST_CPUS
+
+
+def _model(node: Mapping[str, Any]) -> tuple[XceptionConfig, Budget | None]:
     knobs = dict(node)
     budget_node = knobs.pop("budget", None)
     for key in FROM_DATA:
         if key in knobs:
             raise ConfigError(f"model.{key} is set by the data (data.name and its files), not by the model group")
-    # Validate the knobs now, with placeholders for what the data will set.
-    XceptionConfig.from_mapping({**knobs, "num_classes": 1, "in_channels": 1})
     budget = validate.from_mapping(Budget, budget_node, "model.budget") if budget_node is not None else None
-    return knobs, budget
+    return XceptionConfig.from_mapping(knobs), budget
 
 
 def _trainer(node: Mapping[str, Any]) -> dict[str, Any]:
@@ -143,13 +125,9 @@ def load_settings(cfg: DictConfig | Mapping[str, Any]) -> Settings:
     missing = [g for g in GROUPS if not isinstance(values.get(g), Mapping)]
     if missing:
         raise ConfigError(f"config group(s) {', '.join(missing)} missing or not a mapping")
-    knobs, budget = _model(values["model"])
-    return Settings(
-        knobs=knobs,
-        budget=budget,
-        data=DataSettings.from_mapping(values["data"]),
-        optim=OptimSettings.from_mapping(values["optim"]),
-        trainer=_trainer(values["trainer"]),
-        logger=LoggerSettings.from_mapping(values["logger"]),
-        **{k: values[k] for k in TOP_LEVEL if k in values},
-    )
+    model, budget = _model(values["model"])
+    return validate.from_mapping(Settings, {
+        "model": model, "budget": budget, "data": data_settings(values["data"]),
+        "optim": OptimSettings.from_mapping(values["optim"]), "trainer": _trainer(values["trainer"]),
+        "logger": LoggerSettings.from_mapping(values["logger"]), **{k: values[k] for k in TOP_LEVEL if k in values},
+    }, "top-level")

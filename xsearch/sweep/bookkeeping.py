@@ -9,24 +9,15 @@ or surviving worker runs it again and nothing is lost or run twice.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-RETRIES = "retries"  # user attr of a queued copy: how many retries of these parameters so far
-STALLS = "stalls"  # user attr of a queued copy: how many of its originals stalled (a second stall is final)
-RETRY_OF = "retry_of"  # user attr of a queued copy: the number of the trial it reruns
-RETRY_REASON = "retry_reason"  # user attr of a queued copy: why the original ended
-REASON = "failure_reason"  # user attr of a trial that failed by itself
-RESUME = "resume_from"  # user attr of a queued copy: the checkpoint its interrupted original saved
-SURPLUS = "surplus"  # user attr of a trial asked for past n_trials by a racing process: never run, never counted
+from xsearch import contract
+from xsearch.studies.trials import counted, retried_numbers
+
 PENDING = (TrialState.RUNNING, TrialState.WAITING)
-
-
-def retried_numbers(trials: list[FrozenTrial]) -> dict[int, str]:
-    """Trial number -> why it was retried, for every trial that has a queued or finished copy."""
-    return {t.user_attrs[RETRY_OF]: t.user_attrs.get(RETRY_REASON, "") for t in trials if RETRY_OF in t.user_attrs}
 
 
 class Counts(NamedTuple):
@@ -36,7 +27,7 @@ class Counts(NamedTuple):
 
 
 def counts(study: optuna.Study) -> Counts:
-    trials = [t for t in study.get_trials(deepcopy=False) if not t.user_attrs.get(SURPLUS)]
+    trials = counted(study)
     retried = retried_numbers(trials)
     return Counts(done=sum(t.state.is_finished() and t.number not in retried for t in trials),
                   pending=sum(t.state in PENDING for t in trials),
@@ -47,10 +38,10 @@ def is_surplus(study: optuna.Study, trial: optuna.Trial, total: int) -> bool:
     """Whether `trial` is past the study's total. Workers in several processes can each see room for one
     more trial and ask at once; trial numbers are handed out atomically by the storage, so the lowest
     numbers win the slots, whichever process looks."""
-    if RETRY_OF in trial.user_attrs:  # a retry replaces its original: it takes no new slot
+    if contract.RETRY_OF in trial.user_attrs:  # a retry replaces its original: it takes no new slot
         return False
     earlier = [t for t in study.get_trials(deepcopy=False) if t.number < trial.number]
-    slots = [t for t in earlier if RETRY_OF not in t.user_attrs and not t.user_attrs.get(SURPLUS)]
+    slots = [t for t in earlier if contract.RETRY_OF not in t.user_attrs and not t.user_attrs.get(contract.SURPLUS)]
     return len(slots) >= total
 
 
@@ -58,13 +49,14 @@ def queue_retry(study: optuna.Study, trial: FrozenTrial, reason: str, *, max_ret
                 resume: str | None = None, stalled: bool = False) -> bool:
     """Queue a copy of `trial` unless its parameters have used up their retries; True when queued. A stall is
     retried once at most, whatever `max_retries` says: a hang that happens again is deterministic."""
-    used = trial.user_attrs.get(RETRIES, 0)
-    stalls = trial.user_attrs.get(STALLS, 0) + stalled
+    used = trial.user_attrs.get(contract.RETRIES, 0)
+    stalls = trial.user_attrs.get(contract.STALLS, 0) + stalled
     if used >= max_retries or stalls > 1:
         return False
-    attrs = {RETRIES: used + 1, STALLS: stalls, RETRY_OF: trial.number, RETRY_REASON: reason}
+    attrs = {contract.RETRIES: used + 1, contract.STALLS: stalls, contract.RETRY_OF: trial.number,
+             contract.RETRY_REASON: reason}
     if resume is not None:
-        attrs[RESUME] = resume
+        attrs[contract.RESUME_FROM] = resume
     study.enqueue_trial(trial.params, user_attrs=attrs, skip_if_exists=False)
     return True
 
@@ -73,7 +65,7 @@ def fail(study: optuna.Study, trial: optuna.Trial, reason: str, *, retry: bool, 
          resume: str | None = None, stalled: bool = False) -> bool:
     """End `trial` as FAIL with its reason; a retry (resuming from `resume`) is queued first, so the count
     never dips."""
-    trial.set_user_attr(REASON, reason)
+    trial.set_user_attr(contract.FAILURE_REASON, reason)
     frozen = study._storage.get_trial(trial._trial_id)
     retried = retry and queue_retry(study, frozen, reason, max_retries=max_retries, resume=resume, stalled=stalled)
     study.tell(trial, state=TrialState.FAIL)
@@ -83,7 +75,7 @@ def fail(study: optuna.Study, trial: optuna.Trial, reason: str, *, retry: bool, 
 def fail_if_running(study: optuna.Study, trial: optuna.Trial, reason: str) -> None:
     """End `trial` as FAIL with `reason` unless it has ended already."""
     if study._storage.get_trial(trial._trial_id).state == TrialState.RUNNING:
-        trial.set_user_attr(REASON, reason)
+        trial.set_user_attr(contract.FAILURE_REASON, reason)
         study.tell(trial, state=TrialState.FAIL)
 
 
@@ -91,7 +83,7 @@ def carry_reports(study: optuna.Study, trial: optuna.Trial) -> None:
     """A retry that resumes from its original's checkpoint starts with the original's reported epochs, so the
     pruner judges the whole run (it reports the later epochs itself)."""
     original = study._storage.get_trial(study._storage.get_trial_id_from_study_id_trial_number(
-        study._study_id, trial.user_attrs[RETRY_OF]))
+        study._study_id, trial.user_attrs[contract.RETRY_OF]))
     for step, value in sorted(original.intermediate_values.items()):
         trial.report(value, step)
 
@@ -103,25 +95,3 @@ def stale_callback(max_retries: int):
         queue_retry(study, trial, "worker stopped: no heartbeat", max_retries=max_retries)
 
     return on_stale
-
-
-def trial_rows(study: optuna.Study) -> list[dict[str, Any]]:
-    trials = [t for t in study.get_trials(deepcopy=False) if not t.user_attrs.get(SURPLUS)]
-    retried = retried_numbers(trials)
-    return [{
-        "number": t.number,
-        "state": t.state.name,
-        "params": t.params,
-        "values": t.values,
-        "duration_s": t.duration.total_seconds() if t.duration else None,
-        "reason": t.user_attrs.get(REASON) or retried.get(t.number),
-        "retried": t.number in retried,
-        "retry_of": t.user_attrs.get(RETRY_OF),
-    } for t in trials]
-
-
-def state_counts(rows: list[dict[str, Any]]) -> dict[str, int]:
-    counted: dict[str, int] = {}
-    for row in rows:
-        counted[row["state"]] = counted.get(row["state"], 0) + 1
-    return counted

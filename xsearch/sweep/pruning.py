@@ -1,8 +1,8 @@
 """Inside a trial's process: report the validation metric to Optuna every epoch and stop when the pruner says so.
 
-The worker that launched the trial passes the study's coordinates in the
-environment (never in a config or a log: a storage URL may hold a password), so
-a trial's saved config re-runs alone as an ordinary training run.
+Training knows nothing of Optuna: this is one more Lightning callback, which the app adds to a trial's run.
+The worker that launched the trial passes the study's coordinates in the environment (never in a config or
+a log: a storage URL may hold a password), so a trial's saved config re-runs alone as an ordinary run.
 """
 
 from __future__ import annotations
@@ -15,6 +15,11 @@ from typing import Any
 import optuna
 import pytorch_lightning as pl
 
+from xsearch import contract
+from xsearch.studies import optuna_private
+from xsearch.studies.storage import open_storage
+from xsearch.sweep.settings import build_pruner
+
 TRIAL_ENV = "XSEARCH_TRIAL"
 
 
@@ -22,7 +27,6 @@ TRIAL_ENV = "XSEARCH_TRIAL"
 class TrialLink:
     storage: str
     study: str
-    trial_id: int
     number: int
     pruner: dict[str, Any]
     monitor: str
@@ -37,19 +41,22 @@ class TrialLink:
 
 
 class OptunaReporter(pl.Callback):
-    """Reports `monitor` after each validation; rank 0 asks the pruner and every rank stops together."""
+    """Reports `monitor` after each validation; rank 0 asks the pruner and every rank stops together.
+
+    A run it stops ends with status `pruned` (`stopped_as`, which training reads from its callbacks)."""
 
     def __init__(self, link: TrialLink) -> None:
-        from xsearch.sweep.settings import build_pruner
-        from xsearch.sweep.storage import open_storage
-
         self.link = link
         study = optuna.load_study(study_name=link.study, storage=open_storage(link.storage),
                                   pruner=build_pruner(link.pruner))
-        self.trial = optuna.Trial(study, link.trial_id)
+        self.trial = optuna_private.live_trial(study, link.number)
         # Optuna keeps intermediate values and prunes in single-objective studies only.
         self.reports = len(study.directions) == 1
         self.pruned_at: int | None = None
+
+    @property
+    def stopped_as(self) -> str | None:
+        return contract.PRUNED if self.pruned_at is not None else None
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not self.reports or trainer.sanity_checking or self.link.monitor not in trainer.callback_metrics:

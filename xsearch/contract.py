@@ -1,0 +1,82 @@
+"""What the sweep, the trial process and the report hand each other: file names, the layout of a sweep's
+folder, the names of study and trial attributes, the statuses a run ends in and the metrics' vocabulary.
+
+Each name is written by one side and read by another, so each is spelled once, here. This module imports
+nothing, so the report (which must not load torch) and the sweep driver read it for free.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+# --- Metrics: what a run measures every epoch, and what a sweep may optimize, each with its direction ---
+EPOCH_METRICS = {"val/acc": "maximize", "val/acc5": "maximize", "val/loss": "minimize"}
+COST_METRICS = {"params": "minimize", "flops": "minimize"}  # known before training; flops: MACs per image
+OBJECTIVES = {**EPOCH_METRICS, **COST_METRICS}
+ACCURACY = "val/acc"  # the y of every accuracy plot
+
+# --- How a run ended: the `status` of its summary.json ---
+COMPLETED = "completed"
+PRUNED = "pruned"  # stopped early by a sweep's pruner
+FAILED = "failed"  # an error of its own (an exception, NaN loss, out of memory)
+INTERRUPTED = "interrupted"  # asked to stop from outside (a signal): resumable from its checkpoint
+STALLED = "stalled"  # made no progress: stuck in native code, or stopped
+
+# --- A run's folder (a single run's outputs/<date>/<time>/, or a sweep trial's folder) ---
+SUMMARY = "summary.json"  # how it ended, its metrics per epoch, its cost: written by training
+METRICS_CSV = "metrics.csv"  # Lightning's CSV logger
+CHECKPOINT = "interrupted.ckpt"  # saved when a stop signal reaches a batch boundary
+PROGRESS = "progress.json"  # where a sweep's trial is (phase, epoch, step), rewritten after every batch
+
+# --- A sweep's folder, sweeps/<name>/ (sweep.dir) ---
+STUDY_DB = "study.db"  # the default SQLite storage
+RESULTS_JSON = "results.json"
+RESULTS_CSV = "results.csv"
+REPORT_DIR = "report"
+TRIALS_DIR = "trials"  # one folder per trial number
+OUTPUTS_LOCK = ".outputs.lock"  # one worker job at a time writes results and the report
+TRIAL_CONFIG = "trial.yaml"  # the trial's config: `python -m xsearch --config-path=<dir> --config-name=trial`
+TRIAL_LOG = "trial.out"  # the trial process's stdout and stderr
+TRIAL_PID = "trial.pid"  # the running trial's process id
+
+
+def config_dir() -> Path:
+    """The config tree: inside the installed package (xsearch/conf), or the checkout's top-level conf/."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "conf", here.parent / "conf"):
+        if (candidate / "config.yaml").is_file():
+            return candidate
+    raise FileNotFoundError(f"no config tree (conf/config.yaml) next to {here}")
+
+
+def trial_dir(sweep_dir: Path, number: int) -> Path:
+    return Path(sweep_dir) / TRIALS_DIR / str(number)
+
+
+# --- How a swept value is shown (console, W&B tags, report): `model.segments` reads as `segments` ---
+
+def short(key: str) -> str:
+    return key.rsplit(".", 1)[-1]
+
+
+def knobs_text(params: dict) -> str:
+    """Swept values as a person reads them: segments=4 lr=0.00924 (short keys, 3 significant digits)."""
+    return " ".join(f"{short(key)}={f'{value:.3g}' if isinstance(value, float) else value}"
+                    for key, value in params.items())
+
+
+# --- A trial's user attributes, set by the sweep driver, read by the report ---
+DIR = "dir"  # the trial's folder, absolute
+PARAMS_COUNT = "params_count"  # trainable parameters, known before training
+FLOPS = "flops"  # MACs per image, known before training
+WORKER = "worker"  # host and SLURM job (or pid) that ran it
+FAILURE_REASON = "failure_reason"
+RETRIES = "retries"  # on a queued copy: how many retries of these parameters so far
+STALLS = "stalls"  # on a queued copy: how many of its originals stalled (a second stall is final)
+RETRY_OF = "retry_of"  # on a queued copy: the number of the trial it re-runs
+RETRY_REASON = "retry_reason"  # on a queued copy: why the original ended
+RESUME_FROM = "resume_from"  # on a queued copy: the checkpoint its interrupted original saved
+SURPLUS = "surplus"  # asked for past n_trials by a racing process: never run, never counted
+
+# --- A study's user attributes ---
+STUDY_OBJECTIVES = "objectives"  # the objectives' names, in order

@@ -1,0 +1,129 @@
+"""An image folder small enough for memory (CIFAR-10 as JPEG files, say), decoded once and trained from memory.
+
+The first run decodes every image into one uint8 tensor per split, at the side the run trains at (`data.size`,
+32 when null; images of another size are resized), and caches
+it (with the labels, the class names and the per-channel statistics) in `data.cache_dir`; later runs, and
+every trial of a sweep, load that file in a second or two. From there it trains like CIFAR: batches cut from
+memory (on the GPU when training there), shifted and flipped a batch at a time.
+
+The cache is keyed by the folder's path, the side, and every image's name, size and modification time, so a
+changed folder is decoded again. It is written to a temporary file and renamed, so trials that decode at the
+same moment never read half a file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torchvision.datasets.folder import IMG_EXTENSIONS
+
+from xsearch import validate
+from xsearch.data.folders import LAYOUT, check_class_count, checked_root
+from xsearch.data.module import InMemoryDataModule, InMemorySource, TensorSplits
+from xsearch.data.settings import DataError, InMemorySettings
+
+CACHE_VERSION = 1  # bump when the cached format changes
+SHIFT_FRACTION = 4 / 32  # CIFAR's padding 4 at 32 pixels, scaled with the side
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ImageFolderMemorySettings(InMemorySettings):
+    root: str  # the directory holding train/ and val/ (or test/)
+    num_classes: int | None  # null: the number of class folders; if set, must equal it
+    cache_dir: str | None  # where decoded folders are kept; null: $XDG_CACHE_HOME/xsearch or ~/.cache/xsearch
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "root", self._root(self.root, required=f"a directory laid out as {LAYOUT}"))
+        validate.integer("data.num_classes", self.num_classes, low=1, optional=True)
+
+
+    @property
+    def cache(self) -> Path:
+        if self.cache_dir is not None:
+            return Path(self.cache_dir).expanduser()
+        return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "xsearch"
+
+
+def imagefolder_memory_datamodule(settings: ImageFolderMemorySettings, *, seed: int) -> InMemoryDataModule:
+    root = Path(settings.root)
+    split, classes = checked_root(root)  # now, so a wrong root fails before any model is built
+    check_class_count(settings.num_classes, classes, root)
+    source = InMemorySource(num_classes=len(classes), channels=3, shift_fraction=SHIFT_FRACTION, flip=True,
+                            load=lambda: load_cached(root, split, classes, settings))
+    return InMemoryDataModule(settings=settings, source=source, seed=seed)
+
+
+def listing(root: Path, split: str, classes: list[str]) -> list[tuple[Path, int]]:
+    """(image, class index) of a split, in ImageFolder's order: classes sorted, files sorted within each."""
+    items = []
+    for index, name in enumerate(classes):
+        for folder, _, files in sorted(os.walk(root / split / name, followlinks=True)):
+            items += [(Path(folder) / f, index) for f in sorted(files) if f.lower().endswith(IMG_EXTENSIONS)]
+    return items
+
+
+def cache_key(root: Path, side: int | None, files: list[tuple[Path, int]]) -> str:
+    digest = hashlib.sha256(f"{CACHE_VERSION}|{root}|{side}".encode())
+    for path, label in files:
+        stat = path.stat()
+        digest.update(f"|{path.relative_to(root)}|{label}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()[:24]
+
+
+def load_cached(root: Path, split: str, classes: list[str], settings: ImageFolderMemorySettings) -> TensorSplits:
+    train_files, val_files = listing(root, "train", classes), listing(root, split, classes)
+    path = settings.cache / f"imagefolder-{cache_key(root, settings.size, train_files + val_files)}.pt"
+    if path.is_file():
+        stored = torch.load(path, weights_only=True)
+    else:
+        print(f"xsearch data: decoding {len(train_files)} training and {len(val_files)} validation images of "
+              f"{root} once, into {path}", flush=True)
+        train, val = decode(train_files, settings.input_size), decode(val_files, settings.input_size)
+        stored = {"train_images": train, "train_labels": torch.tensor([label for _, label in train_files]),
+                  "val_images": val, "val_labels": torch.tensor([label for _, label in val_files]),
+                  "stats": torch.tensor(uint8_channel_stats(train))}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        torch.save(stored, partial)
+        partial.replace(path)
+    print(f"xsearch data: {root}: {len(stored['train_labels'])} training images, validating on {split}/ "
+          f"({len(stored['val_labels'])} images)" + ("" if split == "val" else ", as there is no val/"), flush=True)
+    mean, std = stored["stats"].tolist()
+    return TensorSplits(train_images=stored["train_images"], train_labels=stored["train_labels"],
+                        val_images=stored["val_images"], val_labels=stored["val_labels"],
+                        stats=(tuple(mean), tuple(std)))
+
+
+def uint8_channel_stats(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Mean and std per channel on [0, 1], exact, from a 256-bin histogram (no float copy of the images)."""
+    values = torch.arange(256, dtype=torch.float64) / 255
+    means, stds = [], []
+    for channel in range(images.shape[1]):
+        counts = torch.bincount(images[:, channel].flatten(), minlength=256).double()
+        n = counts.sum()
+        mean = (counts * values).sum() / n
+        means.append(float(mean))
+        stds.append(float(((counts * (values - mean) ** 2).sum() / (n - 1)).sqrt()))
+    return tuple(means), tuple(stds)
+
+
+def decode(files: list[tuple[Path, int]], side: int) -> torch.Tensor:
+    """uint8 [N, 3, side, side]: each image as RGB, resized (bilinear, antialiased) where its size differs."""
+    images = np.empty((len(files), side, side, 3), dtype=np.uint8)
+    for i, (path, _) in enumerate(files):
+        try:
+            with Image.open(path) as image:
+                rgb = image.convert("RGB")
+        except OSError as error:
+            raise DataError(f"{path} is not an image PIL can read ({error}); expected {LAYOUT}") from error
+        if rgb.size != (side, side):
+            rgb = rgb.resize((side, side), Image.BILINEAR)
+        images[i] = np.asarray(rgb)
+    return torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()

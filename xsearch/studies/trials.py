@@ -1,0 +1,49 @@
+"""Reading a study's trials the way xsearch writes them: which ones count, which were retried, how many end
+in each state. Shared by the sweep (its console and results files) and the report."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial
+
+from xsearch import contract
+
+
+def counted(study: optuna.Study) -> list[FrozenTrial]:
+    """Every trial but the surplus ones (asked for past n_trials by a racing process, never run)."""
+    return [t for t in study.get_trials(deepcopy=False) if not t.user_attrs.get(contract.SURPLUS)]
+
+
+def retried_numbers(trials: list[FrozenTrial]) -> dict[int, str]:
+    """Trial number -> why it was retried, for every trial that has a queued or finished copy."""
+    return {t.user_attrs[contract.RETRY_OF]: t.user_attrs.get(contract.RETRY_REASON, "")
+            for t in trials if contract.RETRY_OF in t.user_attrs}
+
+
+def retry_copies(trials: list[FrozenTrial]) -> dict[int, int]:
+    """Trial number -> the number of the copy that re-ran it."""
+    return {t.user_attrs[contract.RETRY_OF]: t.number for t in trials if contract.RETRY_OF in t.user_attrs}
+
+
+def state_counts(states: list[str]) -> dict[str, int]:
+    """How many of each state, in the order the states first appear."""
+    return dict(Counter(states))
+
+
+def trial_rows(study: optuna.Study) -> list[dict[str, Any]]:
+    """One plain record per counted trial, for results.json and the console's table."""
+    trials = counted(study)
+    retried = retried_numbers(trials)
+    return [{
+        "number": t.number,
+        "state": t.state.name,
+        "params": t.params,
+        "values": t.values,
+        "duration_s": t.duration.total_seconds() if t.duration else None,
+        "reason": t.user_attrs.get(contract.FAILURE_REASON) or retried.get(t.number),
+        "retried": t.number in retried,
+        "retry_of": t.user_attrs.get(contract.RETRY_OF),
+    } for t in trials]

@@ -1,0 +1,52 @@
+"""What a sweep's workers may use, and what each trial process sees: GPUs, CPU threads, its environment."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+
+# Which process ran a trial: the host and the SLURM job (or the driver's pid).
+WORKER = f"{socket.gethostname()}:{os.environ.get('SLURM_JOB_ID') or os.getpid()}"
+
+
+def gpu_slices(workers: int | None, devices_per_trial: int) -> tuple[int, list[str | None]]:
+    """How many workers, and the CUDA_VISIBLE_DEVICES of each (None on a CPU-only machine).
+
+    Slices are cut from the GPUs this process may use (SLURM sets CUDA_VISIBLE_DEVICES to a job's own GPUs).
+    """
+    gpus = torch.cuda.device_count()
+    if gpus == 0:
+        return workers or 1, [None] * (workers or 1)
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    names = visible.split(",")[:gpus] if visible else [str(i) for i in range(gpus)]
+    count = workers or max(1, gpus // devices_per_trial)
+    slices = [",".join(names[(i * devices_per_trial + d) % gpus] for d in range(devices_per_trial))
+              for i in range(count)]
+    return count, slices
+
+
+def forkable(trainer: Mapping[str, Any]) -> bool:
+    """Whether a trial may be forked from a warm zygote. Not a multi-device one: Lightning starts its other
+    ranks by re-running the process's command line, which must then be `python -m xsearch ...`."""
+    return trainer.get("devices", 1) in (1, "1", "auto", [0])
+
+
+def cpu_count() -> int:
+    """CPUs this process may use: a SLURM job's allocation, not the whole node."""
+    allocated = os.environ.get("SLURM_CPUS_PER_TASK") or os.environ.get("SLURM_CPUS_ON_NODE")
+    return int(allocated) if allocated else len(os.sched_getaffinity(0))
+
+
+def trial_environment(threads: int, gpus: str | None) -> dict[str, str | None]:
+    """What a trial process sees beyond the worker's own environment (None: removed)."""
+    env: dict[str, str | None] = {"OMP_NUM_THREADS": str(threads)}
+    if gpus is not None:
+        env["CUDA_VISIBLE_DEVICES"] = gpus
+    # A trial is a plain process inside the worker's allocation, not a SLURM task: with SLURM_* visible,
+    # Lightning would expect srun to have started its DDP ranks and would not start them itself.
+    env.update({key: None for key in os.environ if key.startswith("SLURM_")})
+    return env

@@ -73,3 +73,18 @@ def test_an_enqueued_trial_keeps_its_values_whatever_the_sampler_proposes(study)
     study.enqueue_trial({"x": 3})
     trial = study.ask()
     assert trial.suggest_int("x", 0, 10) == 3
+
+
+def test_no_module_but_the_adapter_touches_optunas_private_attributes():
+    import ast
+    from pathlib import Path
+
+    import xsearch
+
+    package = Path(xsearch.__file__).parent
+    private = {"_storage", "_trial_id", "_study_id", "_backend", "_cached_frozen_trial"}
+    found = [f"{path.relative_to(package)}:{node.lineno} .{node.attr}"
+             for path in package.rglob("*.py") if path.name != "optuna_private.py"
+             for node in ast.walk(ast.parse(path.read_text()))
+             if isinstance(node, ast.Attribute) and node.attr in private]
+    assert not found, "private Optuna attributes outside xsearch/studies/optuna_private.py: " + ", ".join(found)

@@ -15,6 +15,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from xsearch import contract
+from xsearch.studies import optuna_private
 from xsearch.studies.trials import counted, retried_numbers
 
 PENDING = (TrialState.RUNNING, TrialState.WAITING)
@@ -66,7 +67,7 @@ def fail(study: optuna.Study, trial: optuna.Trial, reason: str, *, retry: bool, 
     """End `trial` as FAIL with its reason; a retry (resuming from `resume`) is queued first, so the count
     never dips."""
     trial.set_user_attr(contract.FAILURE_REASON, reason)
-    frozen = study._storage.get_trial(trial._trial_id)
+    frozen = optuna_private.frozen(study, trial)
     retried = retry and queue_retry(study, frozen, reason, max_retries=max_retries, resume=resume, stalled=stalled)
     study.tell(trial, state=TrialState.FAIL)
     return retried
@@ -74,7 +75,7 @@ def fail(study: optuna.Study, trial: optuna.Trial, reason: str, *, retry: bool, 
 
 def fail_if_running(study: optuna.Study, trial: optuna.Trial, reason: str) -> None:
     """End `trial` as FAIL with `reason` unless it has ended already."""
-    if study._storage.get_trial(trial._trial_id).state == TrialState.RUNNING:
+    if optuna_private.frozen(study, trial).state == TrialState.RUNNING:
         trial.set_user_attr(contract.FAILURE_REASON, reason)
         study.tell(trial, state=TrialState.FAIL)
 
@@ -82,8 +83,7 @@ def fail_if_running(study: optuna.Study, trial: optuna.Trial, reason: str) -> No
 def carry_reports(study: optuna.Study, trial: optuna.Trial) -> None:
     """A retry that resumes from its original's checkpoint starts with the original's reported epochs, so the
     pruner judges the whole run (it reports the later epochs itself)."""
-    original = study._storage.get_trial(study._storage.get_trial_id_from_study_id_trial_number(
-        study._study_id, trial.user_attrs[contract.RETRY_OF]))
+    original = optuna_private.by_number(study, trial.user_attrs[contract.RETRY_OF])
     for step, value in sorted(original.intermediate_values.items()):
         trial.report(value, step)
 

@@ -63,12 +63,19 @@ def test_default_run_trains_to_the_accuracy_bar_and_leaves_its_outputs(tmp_path)
 
 @pytest.mark.parametrize("args,message", [
     (["data=cifar10", "data.root=/nonexistent/cifar"], "/nonexistent/cifar"),  # found when the data is opened
+    (["data=imagefolder"], "data.root"),  # no root at all
     (["model.segments=0"], "xsearch: config error: model.segments=0 is invalid: expected 'depthwise' or an integer"),
+    (["trainer.max_epochs=-5"], "xsearch: config error: trainer: "),  # Lightning's own refusal, in one line
+    (["model.width=1e9"], "lower model.width"),  # from the parameter count, before anything is allocated
+    (["optim.lr=abc"], "optim.lr='abc' is invalid"),
+    (["data.batch_size=0"], "data.batch_size=0 is invalid"),
 ])
-def test_bad_config_stops_the_command_before_anything_is_written(tmp_path, args, message):
+def test_bad_config_is_one_line_and_exit_2_before_anything_is_written(tmp_path, args, message):
     out = xsearch(f"hydra.run.dir={tmp_path}", "logger=wandb", *args, timeout=120)
-    assert out.returncode != 0
-    assert message in out.stderr
+    assert out.returncode == 2, out.stderr[-3000:]
+    errors = [line for line in out.stderr.splitlines() if line.startswith("xsearch: config error:")]
+    assert len(errors) == 1 and message in errors[0], out.stderr[-3000:]
+    assert "Traceback" not in out.stderr
     assert not (tmp_path / "summary.json").exists()
     assert not (tmp_path / "wandb").exists()
 
@@ -92,6 +99,15 @@ def test_unknown_data_group_lists_the_available_ones(tmp_path):
     out = xsearch(f"hydra.run.dir={tmp_path}", "data=imagenet", timeout=120)
     assert out.returncode != 0
     assert "Could not find 'data/imagenet'" in out.stderr and "digits" in out.stderr
+
+
+def test_every_package_of_the_source_tree_is_listed_for_the_wheel():
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(ROOT).parts) for top in ("xsearch", "hydra_plugins")
+             for p in (ROOT / top).rglob("__init__.py")}
+    assert found <= listed, f"packages missing from pyproject.toml: {sorted(found - listed)}"
 
 
 def test_installed_wheel_runs_from_another_directory(tmp_path):

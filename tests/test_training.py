@@ -2,6 +2,9 @@
 
 import csv
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -150,16 +153,21 @@ def test_secrets_never_reach_a_logged_config():
     assert clean["logger"]["project"] == "xsearch"
 
 
-def test_wandb_auto_mode_is_offline_without_credentials(monkeypatch, tmp_path):
-    import wandb
+def _auto_mode(env: dict, home) -> str:
+    """wandb_mode("auto") in a fresh process: W&B keeps credentials it found for the life of a process."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("WANDB_", "NETRC"))}
+    code = "from xsearch.settings.logger import wandb_mode; print(wandb_mode('auto'))"
+    out = subprocess.run([sys.executable, "-c", code], env={**clean, "HOME": str(home), **env}, capture_output=True,
+                         text=True, timeout=120, check=True)
+    return out.stdout.strip()
 
-    wandb.teardown()  # earlier tests' runs leave W&B's process-wide settings and session credentials behind
-    monkeypatch.delenv("WANDB_MODE", raising=False)
-    monkeypatch.delenv("WANDB_API_KEY", raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc
-    assert wandb_mode("auto") == "offline"
-    monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
-    assert wandb_mode("auto") == "online"
-    assert wandb_mode("offline") == "offline"
-    monkeypatch.setenv("WANDB_MODE", "disabled")
-    assert wandb_mode("auto") == "disabled"
+
+def test_wandb_auto_mode_follows_wandbs_own_credential_lookup(tmp_path):
+    assert _auto_mode({}, tmp_path) == "offline"  # no key, no ~/.netrc
+    assert _auto_mode({"WANDB_API_KEY": "x" * 40}, tmp_path) == "online"
+    netrc = tmp_path / "elsewhere.netrc"
+    netrc.write_text("machine api.wandb.ai\n  login user\n  password " + "y" * 40 + "\n")
+    netrc.chmod(0o600)
+    assert _auto_mode({"NETRC": str(netrc)}, tmp_path) == "online"  # $NETRC, which a partial copy would miss
+    assert _auto_mode({"WANDB_API_KEY": "x" * 40, "WANDB_MODE": "disabled"}, tmp_path) == "disabled"
+    assert wandb_mode("offline") == "offline" and wandb_mode("online") == "online"

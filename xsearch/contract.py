@@ -35,6 +35,7 @@ RESULTS_CSV = "results.csv"
 REPORT_DIR = "report"
 TRIALS_DIR = "trials"  # one folder per trial number
 OUTPUTS_LOCK = ".outputs.lock"  # one worker job at a time writes results and the report
+STUDY_LOCK = ".study.lock"  # one worker job at a time opens the study: checks, records or widens it
 TRIAL_CONFIG = "trial.yaml"  # the trial's config: `python -m xsearch --config-path=<dir> --config-name=trial`
 TRIAL_LOG = "trial.out"  # the trial process's stdout and stderr
 TRIAL_PID = "trial.pid"  # the running trial's process id
@@ -80,3 +81,5 @@ SURPLUS = "surplus"  # asked for past n_trials by a racing process: never run, n
 
 # --- A study's user attributes ---
 STUDY_OBJECTIVES = "objectives"  # the objectives' names, in order
+STUDY_CONFIG = "config"  # what the study computes: its resolved config, flat, without how it is executed
+STUDY_SPACE = "space"  # its search space: {dotted key: Optuna distribution as JSON}

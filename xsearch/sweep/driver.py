@@ -24,7 +24,7 @@ from xsearch import contract
 from xsearch.redact import redact
 from xsearch.studies import optuna_private
 from xsearch.studies.storage import open_storage, storage_url
-from xsearch.sweep import bookkeeping
+from xsearch.sweep import bookkeeping, identity
 from xsearch.sweep.console import Console
 from xsearch.sweep.planning import TrialPlans
 from xsearch.sweep.pruning import TrialLink
@@ -56,9 +56,8 @@ class Sweep:
         sampler = settings.build_sampler()
         if settings.orders_by_cost:
             sampler.longest_first(self.plans.relative_cost)
-        self.study = optuna.create_study(storage=storage, study_name=settings.name,
-                                         sampler=sampler, pruner=settings.build_pruner(),
-                                         directions=settings.directions, load_if_exists=True)
+        self.study = identity.open_study(storage, base, settings, sampler=sampler, pruner=settings.build_pruner(),
+                                         shown_url=redact(self.url))
         stored = [d.name.lower() for d in self.study.directions]
         if stored != settings.directions:
             raise ConfigError(f"study {settings.name!r} in {redact(self.url)} optimizes {stored}, but "

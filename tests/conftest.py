@@ -1,6 +1,7 @@
 """Shared helpers: compose the real config tree and train in-process, as `python -m xsearch` would."""
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -57,3 +58,30 @@ def spawned():
     for process in started:
         processes.kill_tree(process.pid)
         process.communicate()
+
+
+# The real services (.ci/services: PostgreSQL, a one-node SLURM cluster). Outside CI a test whose service is
+# missing skips and says which; in CI (XSEARCH_CI=1) it fails.
+IN_CI = os.environ.get("XSEARCH_CI") == "1"
+
+
+def service(name: str, available: bool, how: str) -> None:
+    if available:
+        return
+    message = f"{name} is not available: {how}"
+    if IN_CI:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture
+def postgres() -> str:
+    url = os.environ.get("XSEARCH_TEST_POSTGRES")
+    service("PostgreSQL", bool(url), "run `bash .ci/services` and source /var/tmp/xsearch-ci/env")
+    return url
+
+
+@pytest.fixture
+def slurm() -> None:
+    up = os.environ.get("XSEARCH_TEST_SLURM") == "1" and shutil.which("sbatch") is not None
+    service("SLURM", up, "run `bash .ci/services` and source /var/tmp/xsearch-ci/env")

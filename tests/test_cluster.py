@@ -7,43 +7,17 @@ says which; in CI (XSEARCH_CI=1) a missing service fails the test.
 
 import json
 import os
-import shutil
+import re
 import subprocess
 import time
 import uuid
 from pathlib import Path
 
 import optuna
-import pytest
 from optuna.trial import TrialState
 
 import processes
 from test_sweep import TINY
-
-IN_CI = os.environ.get("XSEARCH_CI") == "1"
-
-
-def service(name: str, available: bool, how: str) -> None:
-    if available:
-        return
-    message = f"{name} is not available: {how}"
-    if IN_CI:
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-@pytest.fixture
-def postgres() -> str:
-    url = os.environ.get("XSEARCH_TEST_POSTGRES")
-    service("PostgreSQL", bool(url), "run `bash .ci/services` and source /var/tmp/xsearch-ci/env")
-    return url
-
-
-@pytest.fixture
-def slurm() -> None:
-    up = os.environ.get("XSEARCH_TEST_SLURM") == "1" and shutil.which("sbatch") is not None
-    service("SLURM", up, "run `bash .ci/services` and source /var/tmp/xsearch-ci/env")
-
 
 def xsearch(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
     return processes.xsearch(*args, timeout=timeout)
@@ -116,7 +90,7 @@ def test_slurm_worker_jobs_share_one_postgres_study_until_it_has_n_trials(tmp_pa
     study = optuna.load_study(study_name=name, storage=postgres)
     assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 6
     jobs = {t.user_attrs["worker"].split(":")[1] for t in study.trials}
-    assert len(jobs) == 2 and all(job.isdigit() for job in jobs)  # trials ran in both SLURM jobs
+    assert len(jobs) == 2 and all(re.fullmatch(r"\d+_[01]", job) for job in jobs)  # ran in both array tasks
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["counts"] == {"COMPLETE": 6} and results["storage"] == postgres
     assert (tmp_path / "report" / "index.html").is_file()

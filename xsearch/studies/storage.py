@@ -22,6 +22,9 @@ from xsearch.validate import ConfigError
 
 JOURNAL_SUFFIXES = (".log", ".journal", ".jsonl")
 CONNECT_TIMEOUT_S = 10  # an unreachable server is an error within seconds, not after the OS gives up on TCP
+# Once a process has reached the server, a lost connection is waited out this long (a restart, a failover)
+# before the operation fails: trials keep training meanwhile, and nothing is lost.
+OUTAGE_S = 300
 
 
 PASSWORD_IN_URL = ("sweep.storage has a password written into it, and Hydra saves overrides and configs next to "
@@ -68,7 +71,7 @@ def open_storage(url: str, *, heartbeat: int | None = None,
         # Workers, trial processes and heartbeats write to one file: wait for the lock instead of failing.
         engine_kwargs = {"connect_args": {"timeout": 60}}
     else:
-        engine_kwargs = {"pool_pre_ping": True, "connect_args": {"connect_timeout": CONNECT_TIMEOUT_S}}
+        engine_kwargs = {"pool_pre_ping": True, "creator": _patient_connect(parsed)}
     beat = {} if heartbeat is None else {"heartbeat_interval": heartbeat, "grace_period": 3 * heartbeat,
                                          "heartbeat_stale_trial_callback": on_stale}
     try:
@@ -80,6 +83,36 @@ def open_storage(url: str, *, heartbeat: int | None = None,
         if parsed.password:
             reason = reason.replace(parsed.password, "***")
         raise StorageError(f"cannot open the study storage {redact(url)} at {where}: {reason}") from None
+
+
+def _patient_connect(url: sqlalchemy.engine.URL) -> Callable[[], object]:
+    """A connection factory that fails fast until the server has answered once, then waits out an outage.
+
+    Optuna's RDB storage connects on every operation after the pool found its connection dead (pool_pre_ping),
+    so a server that is restarted only delays the sweep's next ask, report or heartbeat instead of failing a
+    trial that trained on without it. A connection that breaks in the middle of a statement still fails that
+    statement: only connecting is retried, which never repeats a write."""
+    dialect = sqlalchemy.create_engine(url).dialect  # the URL's driver, as SQLAlchemy itself would load it
+    cargs, cparams = dialect.create_connect_args(url)
+    cparams.setdefault("connect_timeout", CONNECT_TIMEOUT_S)
+    reached = False
+
+    def connect() -> object:
+        nonlocal reached
+        deadline = time.monotonic() + (OUTAGE_S if reached else 0)
+        delay = 0.5
+        while True:
+            try:
+                connection = dialect.dbapi.connect(*cargs, **cparams)
+                reached = True
+                return connection
+            except dialect.dbapi.OperationalError:
+                if time.monotonic() + delay > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(2 * delay, 5.0)
+
+    return connect
 
 
 def _create(url: str, engine_kwargs: dict, beat: dict, attempts: int = 5) -> RDBStorage:

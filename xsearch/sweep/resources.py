@@ -9,8 +9,17 @@ from typing import Any
 
 import torch
 
+
+
+def _slurm_job() -> str | None:
+    """The SLURM job as squeue lists it and scancel takes it: `<array>_<task>` for a task of a job array (what
+    Hydra's launcher submits), whose own SLURM_JOB_ID scancel may refuse."""
+    array, task = os.environ.get("SLURM_ARRAY_JOB_ID"), os.environ.get("SLURM_ARRAY_TASK_ID")
+    return f"{array}_{task}" if array and task else os.environ.get("SLURM_JOB_ID")
+
+
 # Which process ran a trial: the host and the SLURM job (or the driver's pid).
-WORKER = f"{socket.gethostname()}:{os.environ.get('SLURM_JOB_ID') or os.getpid()}"
+WORKER = f"{socket.gethostname()}:{_slurm_job() or os.getpid()}"
 
 
 def gpu_slices(workers: int | None, devices_per_trial: int) -> tuple[int, list[str | None]]:

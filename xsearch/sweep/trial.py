@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+import sqlalchemy
 
 from xsearch import contract
 from xsearch.progress import Position, read_position
@@ -162,7 +163,13 @@ class TrialProcess:
             return
         trial = optuna_private.by_number(self.study, self.link.number)
         while True:
-            optuna_private.beat(self.study, trial)
+            try:
+                optuna_private.beat(self.study, trial)
+            except sqlalchemy.exc.SQLAlchemyError as error:
+                # The connection broke under this beat (a database restart); the next one reconnects, waiting
+                # out the outage. Beats stop only with the trial, or the trial would be judged dead.
+                print(f"  trial {self.link.number}: a heartbeat failed ({type(error).__name__}); beating on",
+                      flush=True)
             if self.stopped.wait(self.heartbeat):
                 return
 

@@ -122,8 +122,12 @@ class Sweep:
         for process in list(self.running.values()):
             process.terminate()
 
-    def _next_trial(self) -> optuna.Trial | None:
-        with self.lock:
+    def _next_trial(self) -> tuple[optuna.Trial, dict[str, Any]] | None:
+        """The next trial and its values, or None when the study has all it needs. Asking and sampling hold this
+        driver's lock and the sweep folder's, which every driver of the study shares: two that sampled at the
+        same moment would otherwise both take the grid's next free point."""
+        with self.lock, open(self.root / contract.STUDY_LOCK, "w") as shared:
+            fcntl.flock(shared, fcntl.LOCK_EX)
             while True:
                 optuna.storages.fail_stale_trials(self.study)
                 done, pending, queued = bookkeeping.counts(self.study)
@@ -134,9 +138,10 @@ class Sweep:
                     break
                 trial.set_user_attr(contract.SURPLUS, True)  # another process took the last slot first
                 self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            params = self.space.suggest(trial)
             # A first beat at once: a trial whose worker dies before its process starts is still found stale.
             optuna_private.beat(self.study, trial)
-            return trial
+            return trial, params
 
     def _worker(self, index: int) -> None:
         # Started before the first ask, so its imports overlap with the study's set-up.
@@ -144,11 +149,12 @@ class Sweep:
         zygote = Zygote({**os.environ, "OMP_NUM_THREADS": str(self.threads)}) if warm else None
         try:
             while not self.stopping.is_set():
-                trial = self._next_trial()
-                if trial is None:
+                asked = self._next_trial()
+                if asked is None:
                     return
+                trial, params = asked
                 try:
-                    self._run_trial(trial, index, zygote)
+                    self._run_trial(trial, params, index, zygote)
                 except Exception as error:  # a bug of xsearch's own: fail this trial, say why, go on
                     traceback.print_exc()
                     bookkeeping.fail_if_running(self.study, trial, f"xsearch error: {type(error).__name__}: {error}")
@@ -156,9 +162,8 @@ class Sweep:
             if zygote is not None:
                 zygote.close()
 
-    def _run_trial(self, trial: optuna.Trial, index: int, zygote: Zygote | None) -> None:
+    def _run_trial(self, trial: optuna.Trial, params: dict[str, Any], index: int, zygote: Zygote | None) -> None:
         started = time.monotonic()
-        params = self.space.suggest(trial)
         trial_dir = contract.trial_dir(self.root, trial.number)
         trial_dir.mkdir(parents=True, exist_ok=True)
         config = self.plans.config(params)

@@ -4,9 +4,11 @@ import os
 import shutil
 from pathlib import Path
 
+import optuna
 import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
+from optuna.trial import TrialState
 
 import processes
 import xsearch.app  # noqa: F401  (registers model=xception, as `python -m xsearch` does)
@@ -85,3 +87,21 @@ def postgres() -> str:
 def slurm() -> None:
     up = os.environ.get("XSEARCH_TEST_SLURM") == "1" and shutil.which("sbatch") is not None
     service("SLURM", up, "run `bash .ci/services` and source /var/tmp/xsearch-ci/env")
+
+
+def assert_nothing_lost(study: optuna.Study, before: dict[int, float], total: int) -> None:
+    """Every trial completed before the fault keeps its value, no configuration ran to completion twice, and the
+    study has its total of counted trials."""
+    trials = {t.number: t for t in study.trials}
+    for number, value in before.items():
+        assert trials[number].state == TrialState.COMPLETE and trials[number].value == value
+    complete = [t for t in study.trials if t.state == TrialState.COMPLETE]
+    assert len({tuple(sorted(t.params.items())) for t in complete}) == len(complete), "a configuration ran twice"
+    retried = {t.user_attrs["retry_of"] for t in study.trials if "retry_of" in t.user_attrs}
+    counted = [t for t in study.trials if t.state.is_finished() and t.number not in retried
+               and not t.user_attrs.get("surplus")]
+    assert len(counted) == total
+
+
+def completed(study: optuna.Study) -> dict[int, float]:
+    return {t.number: t.value for t in study.trials if t.state == TrialState.COMPLETE}

@@ -12,7 +12,7 @@ import pytest
 from optuna.trial import TrialState
 
 import processes
-from conftest import composed
+from conftest import assert_nothing_lost, completed, composed
 from xsearch.sweep.launch import validate_space
 from xsearch.sweep.settings import SweepSettings
 from xsearch.settings.run import load_settings
@@ -130,6 +130,7 @@ def test_two_workers_finish_exactly_n_trials_and_a_nan_trial_fails_alone(tmp_pat
     assert len(study.trials) == 4
     assert states(study) == {"COMPLETE": 2, "FAIL": 2}
     assert len({tuple(sorted(t.params.items())) for t in study.trials}) == 4  # no trial ran twice
+    assert_nothing_lost(study, {}, total=4)
     for trial in study.trials:
         trial_dir = tmp_path / "trials" / str(trial.number)
         summary = json.loads((trial_dir / "summary.json").read_text())
@@ -157,7 +158,7 @@ def test_two_workers_finish_exactly_n_trials_and_a_nan_trial_fails_alone(tmp_pat
 
 
 def test_killed_driver_resumes_without_redoing_completed_trials(tmp_path, spawned):
-    args = ["+sweep=residual", "sweep.name=resume", "sweep.workers=1", "sweep.n_trials=3", "sweep.heartbeat=1",
+    args = ["+sweep=residual", "sweep.name=resume", "sweep.workers=1", "sweep.n_trials=2", "sweep.heartbeat=1",
             "trainer.max_epochs=2"]
     driver = spawned(sweep_args(tmp_path, *args), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     trial = running_trial(tmp_path / "trials" / "1", timeout=240)  # one trial completed, the second one running
@@ -169,6 +170,7 @@ def test_killed_driver_resumes_without_redoing_completed_trials(tmp_path, spawne
     driver.wait()
     before = load(tmp_path, "resume")
     completed_before = {t.number: t.params for t in before.trials if t.state == TrialState.COMPLETE}
+    values_before = completed(before)
     assert completed_before and before.trials[1].state == TrialState.RUNNING
 
     time.sleep(3.5)  # past the heartbeat's grace period (3 beats)
@@ -176,10 +178,11 @@ def test_killed_driver_resumes_without_redoing_completed_trials(tmp_path, spawne
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     after = load(tmp_path, "resume")
     complete = [t for t in after.trials if t.state == TrialState.COMPLETE]
-    assert len(complete) == 3
+    assert len(complete) == 2
     for number, params in completed_before.items():  # kept, not redone
         assert after.trials[number].state == TrialState.COMPLETE
         assert sum(t.params == params for t in complete) == 1
+    assert_nothing_lost(after, values_before, total=2)
     stale = after.trials[1]
     assert stale.state == TrialState.FAIL
     retry = next(t for t in after.trials if t.user_attrs.get("retry_of") == 1)
@@ -200,6 +203,7 @@ def test_a_killed_trial_process_is_retried(tmp_path, spawned):
     assert study.trials[0].user_attrs["failure_reason"] == "trial process killed by SIGKILL"
     assert study.trials[1].user_attrs["retry_of"] == 0 and study.trials[1].params == study.trials[0].params
     assert "(queued again)" in output
+    assert_nothing_lost(study, {}, total=1)
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["trials"][0]["retried"] is True
 
@@ -285,5 +289,6 @@ def test_two_driver_processes_share_one_study_without_duplicates_or_extra_trials
     assert len(counted) == 4 and all(t.state == TrialState.COMPLETE for t in counted)
     assert len({tuple(sorted(t.params.items())) for t in counted}) == 4
     assert all(t.state == TrialState.FAIL for t in study.trials if t.user_attrs.get("surplus"))
+    assert_nothing_lost(study, {}, total=4)
     ran = {p.name for p in (tmp_path / "trials").iterdir() if (p / "summary.json").exists()}
     assert ran == {str(t.number) for t in counted}  # a surplus trial never trains

@@ -72,7 +72,13 @@ def test_the_table_has_one_row_per_trial_matching_the_study(sweep):
             assert trial.state == TrialState.FAIL and trial.params["model.segments"] == 1
             assert row["reason"].startswith("over budget: params") and row["value"] == "" and row["wandb_id"] == ""
             assert int(row["params"]) == trial.user_attrs["params_count"] > 1_000_000
+    for row in table:  # each complete trial's 95% interval on the 16 images it was validated on
+        if row["state"] == "complete":
+            assert int(row["val_images"]) == 16
+            assert float(row["acc_low"]) <= float(row["value"]) <= float(row["acc_high"])
+            assert float(row["acc_high"]) - float(row["acc_low"]) > 0.2  # 16 images tell little
     assert "trials (8 complete, 4 failed)" in sweep["printed"] and "### Best trials by val/acc" in sweep["printed"]
+    assert "**Within noise: none of the" in sweep["printed"]  # 16 validation images separate nothing
     best = max(t.value for t in trials if t.value is not None)
     assert f"| {best:.4f} |" in sweep["printed"]
 
@@ -91,6 +97,8 @@ def test_the_spectrum_has_one_series_per_op_order_at_the_swept_segments(sweep):
                           if s["model"]["op_order"] == op_order and s["model"]["segments"] == segments]
             assert mean == pytest.approx(statistics.fmean(accuracies))
             assert (low, high) == (min(accuracies), max(accuracies))
+        for mean, low, high in zip(line["mean"], line["low"], line["high"]):  # the bars: a 95% interval of the mean
+            assert 0 <= low <= mean <= high <= 1
 
 
 def test_the_pareto_front_is_exactly_the_non_dominated_trials(sweep):
@@ -165,14 +173,15 @@ SEGMENTS = CategoricalDistribution([2, 8, "depthwise"])
 SEEDS = CategoricalDistribution([0, 1, 2])
 
 
-def trial_files(trial_dir: Path, *, status: str | None, accuracies: list[float], segments, op_order) -> None:
+def trial_files(trial_dir: Path, *, status: str | None, accuracies: list[float], segments, op_order,
+                val_images: int = 2000) -> None:
     """What a trial's process leaves behind: metrics.csv per epoch and, once it ends, summary.json."""
     trial_dir.mkdir(parents=True)
     lines = ["epoch,step,val/acc,val/loss"] + [f"{e},{e},{a},{1 - a}" for e, a in enumerate(accuracies)]
     (trial_dir / "metrics.csv").write_text("\n".join(lines) + "\n")
     if status is None:
         return
-    epochs = [{"epoch": e, "val/acc": a, "val/loss": 1 - a} for e, a in enumerate(accuracies)]
+    epochs = [{"epoch": e, "val/acc": a, "val/loss": 1 - a, "val_images": val_images} for e, a in enumerate(accuracies)]
     best = max(epochs, key=lambda e: e["val/acc"]) if epochs else None
     params = 1000 * (10 if segments == "depthwise" else 100 // segments)
     summary = {"status": status, "error": "training loss is nan" if status == "failed" else None,
@@ -183,10 +192,11 @@ def trial_files(trial_dir: Path, *, status: str | None, accuracies: list[float],
     (trial_dir / "summary.json").write_text(json.dumps(summary))
 
 
-def add(study, root, number, state, *, segments, op_order, seed, accuracies, attrs=None):
+def add(study, root, number, state, *, segments, op_order, seed, accuracies, attrs=None, val_images=2000):
     trial_dir = root / "trials" / str(number)
     status = {TrialState.COMPLETE: "completed", TrialState.PRUNED: "pruned", TrialState.FAIL: "failed"}
-    trial_files(trial_dir, status=status.get(state), accuracies=accuracies, segments=segments, op_order=op_order)
+    trial_files(trial_dir, status=status.get(state), accuracies=accuracies, segments=segments, op_order=op_order,
+                val_images=val_images)
     best = max(accuracies) if accuracies else None
     study.add_trial(optuna.trial.create_trial(
         state=state, value=best if state == TrialState.COMPLETE else None,
@@ -263,7 +273,7 @@ def test_a_study_still_starting_has_only_a_running_trial(tmp_path):
     report = write_report(tmp_path, wandb=False)
     assert [(r["number"], r["state"]) for r in rows(report)] == [("0", "running")]
     assert "No trial has completed yet." in (report / "summary.md").read_text()
-    assert not list(report.glob("*.png")) and (report / "index.html").read_text().count("Not drawn:") == 5
+    assert not list(report.glob("*.png")) and (report / "index.html").read_text().count("Not drawn:") == 6
 
 
 def test_a_path_without_a_study_is_a_clear_error(tmp_path):

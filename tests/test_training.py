@@ -100,6 +100,13 @@ def test_csv_logger_writes_metrics_and_no_wandb(tiny_run, tmp_path):
     assert not (tmp_path / "wandb").exists()
 
 
+def test_each_epoch_records_how_many_images_its_validation_scored(tiny_run):
+    # The n of an accuracy's interval: two validation batches of 16, and the sanity check's batches not counted.
+    summary = tiny_run("trainer.max_epochs=2")
+    assert [e["val_images"] for e in summary["history"]] == [32, 32]
+    assert summary["best"]["val_images"] == 32
+
+
 def test_ema_validates_with_averaged_weights(tiny_run, tmp_path):
     summary = tiny_run("optim.ema_decay=0.5", "checkpoint=true")
     assert summary["status"] == "completed"
@@ -162,12 +169,12 @@ def _auto_mode(env: dict, home) -> str:
     return out.stdout.strip()
 
 
-def test_wandb_auto_mode_follows_wandbs_own_credential_lookup(tmp_path):
+def test_wandb_auto_mode_follows_wandbs_own_credential_lookup(tmp_path, monkeypatch):
     assert _auto_mode({}, tmp_path) == "offline"  # no key, no ~/.netrc
-    assert _auto_mode({"WANDB_API_KEY": "x" * 40}, tmp_path) == "online"
     netrc = tmp_path / "elsewhere.netrc"
     netrc.write_text("machine api.wandb.ai\n  login user\n  password " + "y" * 40 + "\n")
     netrc.chmod(0o600)
     assert _auto_mode({"NETRC": str(netrc)}, tmp_path) == "online"  # $NETRC, which a partial copy would miss
-    assert _auto_mode({"WANDB_API_KEY": "x" * 40, "WANDB_MODE": "disabled"}, tmp_path) == "disabled"
+    monkeypatch.setenv("WANDB_MODE", "disabled")  # the environment wins before any lookup
+    assert wandb_mode("auto") == "disabled"
     assert wandb_mode("offline") == "offline" and wandb_mode("online") == "online"

@@ -1,8 +1,10 @@
 """The sweep report: `write_report(sweeps/<name>)` -> sweeps/<name>/report/ with
 
 - trials.csv: one row per trial (state and why, swept values, the knobs as built, cost, metrics, W&B id);
-- summary.md: counts by state and the best trials (also printed);
-- one PNG per plot (spectrum, accuracy vs cost with the Pareto front, error EDFs, importance, learning curves);
+- summary.md: counts by state, what the sweep can tell (a headline, each point with its 95% interval, a verdict
+  per comparison; see verdicts.py) and the best trials (also printed);
+- one PNG per plot (each point with its interval, the spectrum, accuracy vs cost with the Pareto front, error
+  EDFs, importance, learning curves);
 - plots.json: the numbers each plot drew, or why it was skipped;
 - index.html: all of the above on one self-contained page;
 - a W&B run in the study's group (job type `report`) with the table and the plots.
@@ -17,20 +19,21 @@ import json
 from pathlib import Path
 
 from xsearch import contract
-from xsearch.report import curves, edf, importance, pareto, spectrum
+from xsearch.report import curves, edf, importance, pareto, points, spectrum
 from xsearch.report.figure import Plot, plt
 from xsearch.report.html import write_html
 from xsearch.report.records import SweepData, sweep_data
 from xsearch.report.source import NoStudyError, load_study
 from xsearch.report.table import markdown, table, write_csv
+from xsearch.report.verdicts import Findings, findings
 
 __all__ = ["NoStudyError", "write_report"]
 
 OUTPUTS = ("trials.csv", "summary.md", "plots.json", "index.html")
 
 
-def _plots(study, data: SweepData, out_dir: Path) -> list[Plot]:
-    made = [spectrum.plot(data, out_dir), pareto.plot(data, out_dir), *edf.plots(data, out_dir),
+def _plots(study, data: SweepData, out_dir: Path, found: Findings) -> list[Plot]:
+    made = [points.plot(data, out_dir, found), spectrum.plot(data, out_dir), pareto.plot(data, out_dir), *edf.plots(data, out_dir),
             importance.plot(study, data, out_dir), curves.plot(data, out_dir)]
     plt.close("all")  # a figure left open by a plot that raised halfway would otherwise live on
     return made
@@ -56,19 +59,20 @@ def write_report(sweep_dir, *, storage: str | None = None, study_name: str | Non
     report_dir.mkdir(parents=True, exist_ok=True)
     _clear(report_dir)
 
+    found = findings(data)
     names, rows = table(data)
     write_csv(report_dir / "trials.csv", names, rows)
-    summary = markdown(data)
+    summary = markdown(data, found)
     (report_dir / "summary.md").write_text(summary)
     print(summary)
-    plots = _plots(study, data, report_dir)
+    plots = _plots(study, data, report_dir, found)
     (report_dir / "plots.json").write_text(json.dumps([p.as_dict() for p in plots], indent=2, default=str))
-    write_html(report_dir / "index.html", data, names, rows, plots)
+    write_html(report_dir / "index.html", data, names, rows, plots, found)
     if wandb:
         from xsearch.report.wandb_run import log_report
 
         try:
-            log_report(data, names, rows, plots, report_dir)
+            log_report(data, names, rows, plots, report_dir, found)
         except Exception as error:  # the files above are the report; a tracker that is down must not undo them
             print(f"xsearch report: could not log to W&B ({type(error).__name__}: {error}); the files are written")
     print(f"xsearch report: {report_dir / 'index.html'}")

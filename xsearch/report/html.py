@@ -18,6 +18,7 @@ from xsearch.redact import redact
 from xsearch.report.figure import Plot
 from xsearch.report.records import SweepData
 from xsearch.report.table import best_records, counts
+from xsearch.report.verdicts import Findings
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1300px; padding: 0 1em; color: #222; }
@@ -30,6 +31,7 @@ td.text { text-align: left; white-space: normal; max-width: 28em; }
 .plot img { max-width: 100%; } .skip { color: #8a6d3b; background: #fcf8e3; padding: 0.5em 1em; }
 .complete { color: #1a7f37; } .pruned { color: #9a6700; } .failed { color: #cf222e; }
 .running, .waiting { color: #0969da; }
+.headline { font-size: 1.1em; font-weight: 600; } .separated { color: #1a7f37; } .noise { color: #57606a; }
 """
 
 
@@ -85,7 +87,28 @@ def _summary(data: SweepData) -> str:
             f"Storage: <code>{escape(redact(data.url))}</code>.</p>{table}")
 
 
-def write_html(path: Path, data: SweepData, names: list[str], rows: list[list[Any]], plots: list[Plot]) -> Path:
+def _findings(found: Findings) -> str:
+    """The headline, each point with its interval, and the verdicts."""
+    parts = [f'<p class="headline">{escape(found.headline)}</p>']
+    if found.points:
+        rows = [[p["label"], p["seeds"], p["interval"]["estimate"], p["interval"]["low"], p["interval"]["high"]]
+                for p in found.points]
+        parts.append("<h3>Points: mean over seeds, 95% interval</h3>"
+                     + _table(["point", "seeds", "val/acc", "low", "high"], rows))
+    if found.comparisons:
+        items = "".join(f'<li class="{"separated" if c.distinguishable else "noise"}">{escape(c.verdict)}</li>'
+                        for c in found.comparisons)
+        parts.append(f"<h3>Comparisons</h3><ul>{items}</ul>")
+    if found.by_value:
+        rows = [[contract.short(v["key"]), v["value"], v["trials"], v["interval"]["estimate"], v["interval"]["low"],
+                 v["interval"]["high"]] for v in found.by_value]
+        parts.append("<h3>By knob value, averaged over the other knobs</h3>"
+                     + _table(["knob", "value", "trials", "val/acc", "low", "high"], rows))
+    return "\n".join(parts)
+
+
+def write_html(path: Path, data: SweepData, names: list[str], rows: list[list[Any]], plots: list[Plot],
+               found: Findings) -> Path:
     made = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>xsearch sweep {escape(data.name)}</title>
@@ -93,6 +116,8 @@ def write_html(path: Path, data: SweepData, names: list[str], rows: list[list[An
 <h1>xsearch sweep <code>{escape(data.name)}</code></h1>
 <p>Report made {made}. The table is also in <code>trials.csv</code>; every plot's numbers are in
 <code>plots.json</code>.</p>
+<h2>What the sweep can tell</h2>
+{_findings(found)}
 <h2>Summary</h2>
 {_summary(data)}
 <h2>Plots</h2>

@@ -13,7 +13,9 @@ from pathlib import Path
 
 from xsearch import contract
 from xsearch.report import figure as fig
+from xsearch.report import stats
 from xsearch.report.records import SweepData, TrialRecord
+from xsearch.report.verdicts import score
 
 NAME = "spectrum"
 TITLE = "Accuracy along the spectrum"
@@ -60,7 +62,8 @@ def plot(data: SweepData, out_dir: Path) -> fig.Plot:
     series = {}
     for group in groups:
         members = [r for r in records if key is None or r.params.get(key) == group]
-        line = {"segments": [], "x": [], "mean": [], "min": [], "max": [], "std": [], "n": [], "trials": []}
+        line = {"segments": [], "x": [], "mean": [], "low": [], "high": [], "min": [], "max": [], "std": [], "n": [],
+                "trials": []}
         for value in segments:
             at = [r for r in members if r.knobs["segments"] == value]
             if not at:
@@ -69,6 +72,10 @@ def plot(data: SweepData, out_dir: Path) -> fig.Plot:
             line["segments"].append(value)
             line["x"].append(where[value])
             line["mean"].append(statistics.fmean(accuracies))
+            scores = [score(r) for r in at]
+            interval = stats.mean_interval(scores) if None not in scores else None  # None: sizes not recorded
+            line["low"].append(interval.low if interval else None)
+            line["high"].append(interval.high if interval else None)
             line["min"].append(min(accuracies))
             line["max"].append(max(accuracies))
             line["std"].append(statistics.pstdev(accuracies))
@@ -82,8 +89,11 @@ def plot(data: SweepData, out_dir: Path) -> fig.Plot:
         nudge = spread ** (i - (len(series) - 1) / 2)
         xs = [x * nudge for x in line["x"]]
         color = fig.COLORS[i % len(fig.COLORS)]
-        low = [m - lo for m, lo in zip(line["mean"], line["min"])]
-        high = [hi - m for m, hi in zip(line["mean"], line["max"])]
+        # Bars: the 95% interval of the mean (over seeds, or one trial's binomial interval) where validation sizes
+        # were recorded, else the min-max of the trials.
+        intervals = None not in line["low"]
+        low = [m - lo for m, lo in zip(line["mean"], line["low"] if intervals else line["min"])]
+        high = [hi - m for m, hi in zip(line["mean"], line["high"] if intervals else line["max"])]
         ax.errorbar(xs, line["mean"], yerr=[low, high], marker="o", markersize=6, capsize=4, linewidth=2,
                     color=color, label=f"{label} (n={sum(line['n'])})")
         for x, members in zip(xs, line["trials"]):
@@ -96,7 +106,8 @@ def plot(data: SweepData, out_dir: Path) -> fig.Plot:
     ax.set_xlabel("channel segments of the 3x3 step (log scale; depthwise = one per channel)")
     ax.set_ylabel("best validation accuracy (val/acc)")
     most = max(n for line in series.values() for n in line["n"])
-    ax.set_title(f"{TITLE}\nline: mean; bars: min-max; dots: single trials (up to {most} per point, e.g. seeds)",
+    bars = "95% interval" if all(None not in line["low"] for line in series.values()) else "min-max"
+    ax.set_title(f"{TITLE}\nline: mean; bars: {bars}; dots: single trials (up to {most} per point, e.g. seeds)",
                  fontsize=11.5)
     ax.legend(title=contract.short(key) if key else None, loc="best")
     data_out = {"key": key, "positions": {str(k): v for k, v in where.items()}, "series": series}

@@ -18,6 +18,8 @@ from typing import Any
 from xsearch import contract
 from xsearch.report.pareto import dominates
 from xsearch.report.records import STATES, SweepData, TrialRecord
+from xsearch.report.stats import wilson
+from xsearch.report.verdicts import Findings, score
 
 BEST_SHOWN = 5
 FAILED_SHOWN = 10  # a sweep where everything fails needs the first reasons, not all of them
@@ -34,7 +36,8 @@ def columns(data: SweepData) -> list[str]:
     metrics = [f"{when}/{m}" for when in ("final", "best") for m in contract.EPOCH_METRICS
                if any(m in ((r.summary or {}).get(when) or {}) for r in records)]
     return ["number", "state", "reason", "retried_by", "retry_of", *params, *value_columns(data), *knobs,
-            "params", "flops", *metrics, "best/epoch", "epochs", "wall_time_s", "duration_s", "wandb_id"]
+            "params", "flops", *metrics, "best/epoch", "val_images", "acc_low", "acc_high", "epochs", "wall_time_s",
+            "duration_s", "wandb_id"]
 
 
 def row(record: TrialRecord, data: SweepData) -> dict[str, Any]:
@@ -50,6 +53,10 @@ def row(record: TrialRecord, data: SweepData) -> dict[str, Any]:
             cells[f"{when}/{metric}"] = value
     best = summary.get("best") or {}
     cells["best/epoch"] = int(best["epoch"]) if best.get("epoch") is not None else None
+    scored = score(record)  # the best accuracy's 95% Wilson interval on the images it was validated on
+    if scored is not None:
+        interval = wilson(scored)
+        cells.update({"val_images": scored.images, "acc_low": interval.low, "acc_high": interval.high})
     cells["epochs"] = summary.get("epochs")
     cells["wall_time_s"] = summary.get("wall_time_s")  # the run's own measure: building, data, fit, W&B
     cells["duration_s"] = record.duration_s  # the whole trial in the study: process start, imports, W&B too
@@ -103,21 +110,24 @@ def _number(value: Any) -> str:
     return f"{value / 1e6:.2f}M" if isinstance(value, int) and value >= 10_000 else str(value)
 
 
-def markdown(data: SweepData) -> str:
-    """The summary a person reads in the terminal: counts by state, the best trials, why trials failed."""
+def markdown(data: SweepData, found: Findings) -> str:
+    """The summary a person reads in the terminal: counts by state, what the sweep can tell (the headline,
+    points with intervals, verdicts), the best trials, why trials failed."""
     counted = counts(data)
     states = ", ".join(f"{n} {s}" for s, n in counted.items()) or "no trials yet"
     objectives = ", ".join(f"{o} ({d})" for o, d in zip(data.objectives, data.directions))
     lines = [f"## xsearch sweep `{data.name}`: {len(data.records)} trials ({states})", "",
-             f"Objectives: {objectives}", ""]
+             f"Objectives: {objectives}", "", *found.markdown(), ""]
     best = best_records(data)
     title = "Pareto set" if len(data.directions) > 1 else f"Best trials by {data.objectives[0]}"
     if best:
-        header = ["trial", *data.objectives, "params", "FLOPs (MACs)", "swept knobs"]
+        header = ["trial", *data.objectives, "95% interval", "params", "FLOPs (MACs)", "swept knobs"]
         lines += [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for record in best:
-            cells = [record.number, *record.values, record.cost["params"], record.cost["flops"],
-                     contract.knobs_text(record.params)]
+            scored = score(record)
+            interval = wilson(scored) if scored is not None else None
+            cells = [record.number, *record.values, f"{interval.low:.4f} - {interval.high:.4f}" if interval else None,
+                     record.cost["params"], record.cost["flops"], contract.knobs_text(record.params)]
             lines.append("| " + " | ".join(_number(c) for c in cells) + " |")
     else:
         lines.append("No trial has completed yet.")

@@ -14,6 +14,7 @@ from xsearch.redact import redact
 from xsearch.report.figure import Plot
 from xsearch.report.records import SweepData
 from xsearch.report.table import counts
+from xsearch.report.verdicts import Findings
 from xsearch.settings.logger import clean_wandb_mode_env, wandb_mode
 
 JOB_TYPE = "report"
@@ -21,7 +22,7 @@ DEFAULT_PROJECT = "xsearch"
 
 
 def log_report(data: SweepData, names: list[str], rows: list[list[Any]], plots: list[Plot],
-               report_dir: Path) -> dict[str, Any] | None:
+               report_dir: Path, found: Findings) -> dict[str, Any] | None:
     """Log the table and plots; the run's id, mode and directory (None when W&B is disabled)."""
     import wandb
 
@@ -37,12 +38,24 @@ def log_report(data: SweepData, names: list[str], rows: list[list[Any]], plots: 
                          config=config, reinit="finish_previous")
         # Columns hold ints and names alike (segments: 1, 'depthwise'): a typed table would refuse them.
         logged: dict[str, Any] = {"trials": wandb.Table(columns=names, data=rows, allow_mixed_types=True)}
+        if found.points:
+            logged["points"] = wandb.Table(
+                columns=["point", "seeds", "val/acc", "low", "high"], allow_mixed_types=True,
+                data=[[p["label"], p["seeds"], p["interval"]["estimate"], p["interval"]["low"], p["interval"]["high"]]
+                      for p in found.points])
+        if found.comparisons:
+            logged["comparisons"] = wandb.Table(
+                columns=["a", "b", "kind", "difference", "low", "high", "p_holm", "distinguishable", "verdict"],
+                allow_mixed_types=True,
+                data=[[c.a, c.b, c.kind, *c.difference.interval.as_dict().values(), c.p_holm, c.distinguishable,
+                       c.verdict] for c in found.comparisons])
         for plot in plots:
             if plot.path is not None:
                 logged[f"plots/{plot.name}"] = wandb.Image(str(plot.path), caption=plot.title)
         run.log(logged)
         for state, number in counts(data).items():
             run.summary[f"count/{state}"] = number
+        run.summary["headline"] = found.headline
         info = {"id": run.id, "mode": mode, "dir": str(Path(run.dir).parent),
                 "url": None if run.offline else run.url}
     finally:

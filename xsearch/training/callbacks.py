@@ -25,6 +25,7 @@ class EpochMeter(pl.Callback):
         self._batches = 0
         self._start = 0.0
         self._train_seconds: float | None = None
+        self._val_images = 0  # images the last validation scored: the n of its accuracy's binomial interval
         self.first_step_at: float | None = None  # wall clock of the first training step (overhead benchmarks)
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -50,6 +51,12 @@ class EpochMeter(pl.Callback):
         if pl_module.device.type == "cuda":
             torch.cuda.synchronize(pl_module.device)
         self._train_seconds = time.perf_counter() - self._start
+        self._val_images = 0
+
+    def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int,
+                                dataloader_idx: int = 0) -> None:
+        if not trainer.sanity_checking:  # every rank scores as many images (the remainder is left out)
+            self._val_images += len(batch[1]) * trainer.world_size
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         seconds = self._train_seconds or (time.perf_counter() - self._start)
@@ -60,6 +67,7 @@ class EpochMeter(pl.Callback):
             "train/loss": float(self._loss_sum) / max(self._batches, 1),
             "train/epoch_time": seconds,
             "train/images_per_s": self._images / seconds if seconds > 0 else 0.0,
+            "val_images": self._val_images,
         })
         pl_module.log("train/epoch_time", seconds, rank_zero_only=True)
         pl_module.log("train/images_per_s", record["train/images_per_s"], rank_zero_only=True)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every GPU figure docs/BENCHMARKS.md asks for, in one run, for a session that is lent a GPU:
+# Every GPU figure docs/BENCHMARKS.md asks for, in one run, for when a GPU is available:
 #
 #   bash benchmarks/gpu.sh                      # on the GPU machine (sized for ~6 min on an H200); tables in $OUT/gpu.txt
 #   SMOKE=1 DEVICE=cpu bash benchmarks/gpu.sh   # here, in a minute: checks every step but compile runs

@@ -54,7 +54,7 @@ def test_overhead_benchmark_prints_both_trial_starts_and_the_ratio():
 
 
 def test_the_gpu_script_runs_every_step_and_keeps_its_tables(tmp_path):
-    # On the CPU at its smallest size: what a session lent a GPU will run, checked before it spends GPU time.
+    # On the CPU at its smallest size: what will run when a GPU is available, checked before it spends GPU time.
     # Its first table is benchmarks/model.py's CPU smoke run (fp32 against timm).
     env = {**os.environ, "SMOKE": "1", "DEVICE": "cpu", "PYTHON": sys.executable, "OUT": str(tmp_path)}
     processes.run(["bash", str(BENCHMARKS / "gpu.sh")], check=True, timeout=600, env=env)

@@ -144,7 +144,7 @@ def test_the_page_embeds_every_png_and_is_self_contained(sweep):
     report = sweep["report"]
     page = (report / "index.html").read_text()
     pngs = list(report.glob("*.png"))
-    assert len(pngs) == 7  # spectrum, pareto, 3 EDFs, importance, curves
+    assert len(pngs) == 8  # points, spectrum, pareto, 3 EDFs, importance, curves
     assert page.count("data:image/png;base64,") == len(pngs)
     assert "http://" not in page and "https://" not in page and "<script" not in page
     assert page.count("<tr>") >= 12 + 1 and "over budget: params" in page

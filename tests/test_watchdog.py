@@ -51,7 +51,7 @@ def run_sweep(root: Path, *args: str, env=None, timeout: float = 180):
 def test_a_trial_hung_in_native_code_is_killed_with_its_stacks_and_retried_only_once(tmp_path):
     # Every run of these parameters hangs at step 3: the deterministic hang that must not loop (retries=2).
     started = time.monotonic()
-    out = run_sweep(tmp_path, "sweep.stall_timeout=6", "sweep.retries=2", env=HANG)
+    out = run_sweep(tmp_path, "sweep.stall_timeout=3", "sweep.retries=2", env=HANG)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert time.monotonic() - started < 90
     trials = study_of(tmp_path).trials
@@ -59,7 +59,7 @@ def test_a_trial_hung_in_native_code_is_killed_with_its_stacks_and_retried_only_
     assert trials[1].user_attrs["retry_of"] == 0
     for trial in trials:
         reason = trial.user_attrs["failure_reason"]
-        assert reason == ("stalled: no step for 6 s in epoch 1 (last step 2); its Python stacks are at the end of "
+        assert reason == ("stalled: no step for 3 s in epoch 1 (last step 2); its Python stacks are at the end of "
                           "trial.out"), reason
         log = (tmp_path / "trials" / str(trial.number) / "trial.out").read_text()
         assert "most recent call first" in log and "_training_step" in log  # where it hung, from faulthandler
@@ -67,7 +67,7 @@ def test_a_trial_hung_in_native_code_is_killed_with_its_stacks_and_retried_only_
 
 
 def test_a_stopped_trial_is_killed_as_stalled_and_its_retry_completes(tmp_path, spawned):
-    driver = spawned([*TRIAL, f"sweep.dir={tmp_path}", "sweep.stall_timeout=6"], stdout=subprocess.PIPE,
+    driver = spawned([*TRIAL, f"sweep.dir={tmp_path}", "sweep.stall_timeout=3"], stdout=subprocess.PIPE,
                      stderr=subprocess.STDOUT)
     pid = wait_for(lambda: training(tmp_path / "trials" / "0"), timeout=120, what="trial 0 to train")
     send(pid, signal.SIGSTOP)
@@ -75,7 +75,7 @@ def test_a_stopped_trial_is_killed_as_stalled_and_its_retry_completes(tmp_path, 
     assert driver.returncode == 0, output[-3000:]
     first, retry = study_of(tmp_path).trials
     assert first.state == TrialState.FAIL and retry.state == TrialState.COMPLETE
-    assert first.user_attrs["failure_reason"].startswith("stalled: no step for 6 s in epoch 1 (last step ")
+    assert first.user_attrs["failure_reason"].startswith("stalled: no step for 3 s in epoch 1 (last step ")
     assert first.user_attrs["failure_reason"].endswith("; its process was stopped (SIGSTOP)")
     assert retry.user_attrs["retry_of"] == 0 and retry.params == first.params
     assert gone(pid)  # killed, not left stopped

@@ -10,7 +10,6 @@ from typing import Any
 import torch
 
 
-
 def _slurm_job() -> str | None:
     """The SLURM job as squeue lists it and scancel takes it: `<array>_<task>` for a task of a job array (what
     Hydra's launcher submits), whose own SLURM_JOB_ID scancel may refuse."""

@@ -2,12 +2,17 @@
 folder, the names of study and trial attributes, the statuses a run ends in and the metrics' vocabulary.
 
 Each name is written by one side and read by another, so each is spelled once, here. This module imports
-nothing, so the report (which must not load torch) and the sweep driver read it for free.
+only the standard library, so the report (which must not load torch) and the sweep driver read it for free.
 """
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
+
+# What stops a run or a sweep: a Ctrl-C, a kill or a preemption, and SLURM's warning before a time limit
+# (submitit's --signal). A run checkpoints and stops at a batch boundary; the zygote ignores them.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR2)
 
 # --- Metrics: what a run measures every epoch, and what a sweep may optimize, each with its direction ---
 EPOCH_METRICS = {"val/acc": "maximize", "val/acc5": "maximize", "val/loss": "minimize"}
@@ -21,6 +26,7 @@ PRUNED = "pruned"  # stopped early by a sweep's pruner
 FAILED = "failed"  # an error of its own (an exception, NaN loss, out of memory)
 INTERRUPTED = "interrupted"  # asked to stop from outside (a signal): resumable from its checkpoint
 STALLED = "stalled"  # made no progress: stuck in native code, or stopped
+UNFINISHED = (FAILED, INTERRUPTED, STALLED)  # a run that ended without its result: its W&B run exits 1
 
 # --- A run's folder (a single run's outputs/<date>/<time>/, or a sweep trial's folder) ---
 SUMMARY = "summary.json"  # how it ended, its metrics per epoch, its cost: written by training

@@ -19,7 +19,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from xsearch.sweep.forking import STOP_SIGNALS
+from xsearch.contract import STOP_SIGNALS
 
 
 def _run_trial(request: Mapping[str, Any]) -> int:

@@ -34,6 +34,7 @@ class StudySlurmLauncher(SlurmLauncher):
         sweep = self.config.get("sweep")
         complete = waiting.study_complete(OmegaConf.to_container(sweep, resolve=True) if sweep is not None else None)
         dead = {job.job_id for job in waiting.wait(submitted, study_complete=complete)}
+        whole = complete is not None and complete()  # every job has ended: the study can no longer change
         returns = []
         for job, overrides in zip(submitted, job_overrides):
             try:
@@ -41,7 +42,7 @@ class StudySlurmLauncher(SlurmLauncher):
                     raise RuntimeError(f"SLURM job {job.job_id} left the queue without a result")
                 returns.append(job.results()[0])
             except Exception as error:  # cancelled, killed, or its sweep driver stopped by a signal
-                if complete is not None and complete():  # the study, the command's product, is whole
+                if whole:  # the study, the command's product, is complete
                     print(f"xsearch: SLURM job {job.job_id} ended early ({type(error).__name__}: {error}); the "
                           "study is complete, the other jobs ran its trials", file=sys.stderr, flush=True)
                     returns.append(JobReturn(overrides=list(overrides), status=JobStatus.COMPLETED))

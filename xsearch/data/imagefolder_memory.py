@@ -69,7 +69,7 @@ def listing(root: Path, split: str, classes: list[str]) -> list[tuple[Path, int]
     return items
 
 
-def cache_key(root: Path, side: int | None, files: list[tuple[Path, int]]) -> str:
+def cache_key(root: Path, side: int, files: list[tuple[Path, int]]) -> str:
     digest = hashlib.sha256(f"{CACHE_VERSION}|{root}|{side}".encode())
     for path, label in files:
         stat = path.stat()
@@ -79,7 +79,7 @@ def cache_key(root: Path, side: int | None, files: list[tuple[Path, int]]) -> st
 
 def load_cached(root: Path, split: str, classes: list[str], settings: ImageFolderMemorySettings) -> TensorSplits:
     train_files, val_files = listing(root, "train", classes), listing(root, split, classes)
-    path = settings.cache / f"imagefolder-{cache_key(root, settings.size, train_files + val_files)}.pt"
+    path = settings.cache / f"imagefolder-{cache_key(root, settings.input_size, train_files + val_files)}.pt"
     if path.is_file():
         stored = torch.load(path, weights_only=True)
     else:

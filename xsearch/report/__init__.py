@@ -33,7 +33,7 @@ OUTPUTS = ("trials.csv", "summary.md", "plots.json", "index.html")
 
 
 def _plots(study, data: SweepData, out_dir: Path, found: Findings) -> list[Plot]:
-    made = [points.plot(data, out_dir, found), spectrum.plot(data, out_dir), pareto.plot(data, out_dir),
+    made = [points.plot(out_dir, found), spectrum.plot(data, out_dir), pareto.plot(data, out_dir),
             *edf.plots(data, out_dir), importance.plot(study, data, out_dir), curves.plot(data, out_dir)]
     plt.close("all")  # a figure left open by a plot that raised halfway would otherwise live on
     return made

@@ -91,10 +91,8 @@ def _findings(found: Findings) -> str:
     """The headline, each point with its interval, and the verdicts."""
     parts = [f'<p class="headline">{escape(found.headline)}</p>']
     if found.points:
-        rows = [[p["label"], p["seeds"], p["interval"]["estimate"], p["interval"]["low"], p["interval"]["high"]]
-                for p in found.points]
         parts.append("<h3>Points: mean over seeds, 95% interval</h3>"
-                     + _table(["point", "seeds", "val/acc", "low", "high"], rows))
+                     + _table(list(found.POINT_COLUMNS), found.point_rows()))
     if found.comparisons:
         items = "".join(f'<li class="{"separated" if c.distinguishable else "noise"}">{escape(c.verdict)}</li>'
                         for c in found.comparisons)

@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from xsearch.report import figure as fig
-from xsearch.report.records import SweepData
 from xsearch.report.verdicts import Findings
 
 NAME = "points"
@@ -17,7 +16,7 @@ TITLE = "Each point with its 95% interval"
 
 
 @fig.styled
-def plot(data: SweepData, out_dir: Path, found: Findings) -> fig.Plot:
+def plot(out_dir: Path, found: Findings) -> fig.Plot:
     if not found.points:
         return fig.skipped(NAME, TITLE, found.headline)
     points = found.points
@@ -27,8 +26,7 @@ def plot(data: SweepData, out_dir: Path, found: Findings) -> fig.Plot:
         ax.errorbar([interval["estimate"]], [row], xerr=[[interval["estimate"] - interval["low"]],
                                                          [interval["high"] - interval["estimate"]]],
                     marker="o", markersize=6, capsize=4, color=fig.COLORS[0])
-        seeds = [r.accuracy for r in data.complete
-                 if all(r.params.get(k) == v for k, v in point["params"].items())]
+        seeds = point["accuracies"]
         ax.scatter(seeds, [row] * len(seeds), s=14, color=fig.COLORS[1], alpha=0.6, zorder=3)
     ax.set_yticks(range(len(points)), [p["label"] for p in points])
     ax.invert_yaxis()

@@ -21,6 +21,7 @@ from optuna.distributions import CategoricalDistribution
 from optuna.trial import FrozenTrial, TrialState
 
 from xsearch import contract
+from xsearch.report.stats import Score
 from xsearch.studies.trials import counted, retried_numbers, retry_copies
 
 STATES = {TrialState.COMPLETE: "complete", TrialState.PRUNED: "pruned", TrialState.FAIL: "failed",
@@ -53,6 +54,12 @@ class TrialRecord:
             return None
         value = ((self.summary or {}).get("best") or {}).get(contract.ACCURACY)
         return float(value) if value is not None and math.isfinite(value) else None
+
+    @property
+    def score(self) -> Score | None:
+        """The best accuracy and the validation images it was measured on (None where not recorded)."""
+        images = ((self.summary or {}).get("best") or {}).get("val_images")
+        return Score(self.accuracy, int(images)) if self.accuracy is not None and images else None
 
     def curve(self, metric: str = contract.ACCURACY) -> tuple[list[int], list[float]]:
         """(epochs, values) of `metric` from metrics.csv; epochs count from 1 as the console prints them."""

@@ -15,7 +15,6 @@ from xsearch import contract
 from xsearch.report import figure as fig
 from xsearch.report import stats
 from xsearch.report.records import SweepData, TrialRecord
-from xsearch.report.verdicts import score
 
 NAME = "spectrum"
 TITLE = "Accuracy along the spectrum"
@@ -57,6 +56,7 @@ def plot(data: SweepData, out_dir: Path) -> fig.Plot:
     if len(segments) < 2:
         return fig.skipped(NAME, TITLE, f"the sweep did not vary segments (every completed trial: {segments[0]})")
     key = series_key(data, records)
+    intervals = all(r.score is not None for r in records)  # else the validation sizes were not recorded
     where = positions(segments)
     groups = fig.value_order(r.params.get(key) for r in records) if key else [None]
     series = {}
@@ -72,8 +72,7 @@ def plot(data: SweepData, out_dir: Path) -> fig.Plot:
             line["segments"].append(value)
             line["x"].append(where[value])
             line["mean"].append(statistics.fmean(accuracies))
-            scores = [score(r) for r in at]
-            interval = stats.mean_interval(scores) if None not in scores else None  # None: sizes not recorded
+            interval = stats.mean_interval([r.score for r in at]) if intervals else None
             line["low"].append(interval.low if interval else None)
             line["high"].append(interval.high if interval else None)
             line["min"].append(min(accuracies))
@@ -91,7 +90,6 @@ def plot(data: SweepData, out_dir: Path) -> fig.Plot:
         color = fig.COLORS[i % len(fig.COLORS)]
         # Bars: the 95% interval of the mean (over seeds, or one trial's binomial interval) where validation sizes
         # were recorded, else the min-max of the trials.
-        intervals = None not in line["low"]
         low = [m - lo for m, lo in zip(line["mean"], line["low"] if intervals else line["min"])]
         high = [hi - m for m, hi in zip(line["mean"], line["high"] if intervals else line["max"])]
         ax.errorbar(xs, line["mean"], yerr=[low, high], marker="o", markersize=6, capsize=4, linewidth=2,
@@ -106,7 +104,7 @@ def plot(data: SweepData, out_dir: Path) -> fig.Plot:
     ax.set_xlabel("channel segments of the 3x3 step (log scale; depthwise = one per channel)")
     ax.set_ylabel("best validation accuracy (val/acc)")
     most = max(n for line in series.values() for n in line["n"])
-    bars = "95% interval" if all(None not in line["low"] for line in series.values()) else "min-max"
+    bars = "95% interval" if intervals else "min-max"
     ax.set_title(f"{TITLE}\nline: mean; bars: {bars}; dots: single trials (up to {most} per point, e.g. seeds)",
                  fontsize=11.5)
     ax.legend(title=contract.short(key) if key else None, loc="best")

@@ -19,7 +19,7 @@ from xsearch import contract
 from xsearch.report.pareto import dominates
 from xsearch.report.records import STATES, SweepData, TrialRecord
 from xsearch.report.stats import wilson
-from xsearch.report.verdicts import Findings, score
+from xsearch.report.verdicts import Findings
 
 BEST_SHOWN = 5
 FAILED_SHOWN = 10  # a sweep where everything fails needs the first reasons, not all of them
@@ -53,7 +53,7 @@ def row(record: TrialRecord, data: SweepData) -> dict[str, Any]:
             cells[f"{when}/{metric}"] = value
     best = summary.get("best") or {}
     cells["best/epoch"] = int(best["epoch"]) if best.get("epoch") is not None else None
-    scored = score(record)  # the best accuracy's 95% Wilson interval on the images it was validated on
+    scored = record.score  # the best accuracy's 95% Wilson interval on the images it was validated on
     if scored is not None:
         interval = wilson(scored)
         cells.update({"val_images": scored.images, "acc_low": interval.low, "acc_high": interval.high})
@@ -124,7 +124,7 @@ def markdown(data: SweepData, found: Findings) -> str:
         header = ["trial", *data.objectives, "95% interval", "params", "FLOPs (MACs)", "swept knobs"]
         lines += [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for record in best:
-            scored = score(record)
+            scored = record.score
             interval = wilson(scored) if scored is not None else None
             cells = [record.number, *record.values, f"{interval.low:.4f} - {interval.high:.4f}" if interval else None,
                      record.cost["params"], record.cost["flops"], contract.knobs_text(record.params)]

@@ -27,12 +27,6 @@ SEED = "seed"
 PAPER = {f"model.{key}": value for key, value in dataclasses.asdict(XceptionConfig()).items()}
 
 
-def score(record: TrialRecord) -> stats.Score | None:
-    """A complete trial's accuracy and the validation images it was measured on (None where not recorded)."""
-    images = ((record.summary or {}).get("best") or {}).get("val_images")
-    return stats.Score(record.accuracy, int(images)) if record.accuracy is not None and images else None
-
-
 def points_text(value: float) -> str:
     return f"{100 * value:.1f}"
 
@@ -60,24 +54,20 @@ class Comparison:
         return (f"{head}, not distinguishable (p = {self.p_holm:.2g}, Holm); about {seeds} seeds per point "
                 f"would resolve {points_text(stats.RESOLUTION)} points")
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"a": self.a, "b": self.b, "kind": self.kind, "difference": self.difference.interval.as_dict(),
-                "pairs": self.difference.pairs, "p_value": self.difference.p_value, "p_holm": self.p_holm,
-                "distinguishable": self.distinguishable, "seeds_to_resolve": self.difference.seeds_to_resolve(),
-                "verdict": self.verdict}
-
 
 @dataclasses.dataclass(frozen=True)
 class Findings:
     headline: str
-    keys: list[str]  # the swept knobs that make a point
-    points: list[dict[str, Any]]  # label, params, seeds, interval
+    points: list[dict[str, Any]]  # label, params, seeds, accuracies, interval
     by_value: list[dict[str, Any]]  # key, value, trials, interval (averaged over the other knobs)
     comparisons: list[Comparison]
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"headline": self.headline, "keys": self.keys, "points": self.points, "by_value": self.by_value,
-                "comparisons": [c.as_dict() for c in self.comparisons]}
+    POINT_COLUMNS = ("point", "seeds", "val/acc", "low", "high")
+
+    def point_rows(self) -> list[list[Any]]:
+        """One row a point, in POINT_COLUMNS: the page's table and the W&B run's."""
+        return [[p["label"], p["seeds"], p["interval"]["estimate"], p["interval"]["low"], p["interval"]["high"]]
+                for p in self.points]
 
     def markdown(self) -> list[str]:
         lines = [f"**{self.headline}**", ""]
@@ -122,25 +112,26 @@ def _pairs(key_values: dict[str, list], a: tuple, b: tuple, keys: list[str]) -> 
 
 
 def findings(data: SweepData) -> Findings:
-    records = [r for r in data.complete if score(r) is not None]
+    records = [r for r in data.complete if r.score is not None]
     if not data.complete:
-        return Findings("No trial has completed: nothing to compare yet.", [], [], [], [])
+        return Findings("No trial has completed: nothing to compare yet.", [], [], [])
     if len(records) < len(data.complete):
         return Findings("No intervals: these trials did not record how many images they were validated on (made "
-                        "by an xsearch before it did); re-run them to get intervals and verdicts.", [], [], [], [])
+                        "by an xsearch before it did); re-run them to get intervals and verdicts.", [], [], [])
     keys = [k for k in data.varied(records) if k != SEED]
     key_values = {k: value_order(r.params[k] for r in records) for k in keys}
     groups: dict[tuple, dict[int, stats.Score]] = {}
     for record in records:
-        groups.setdefault(tuple(record.params.get(k) for k in keys), {})[_seed(record)] = score(record)
+        groups.setdefault(tuple(record.params.get(k) for k in keys), {})[_seed(record)] = record.score
     order = sorted(groups, key=lambda p: [key_values[k].index(v) for k, v in zip(keys, p)])
     label = {p: _label(dict(zip(keys, p))) for p in order}
     points = [{"label": label[p], "params": dict(zip(keys, p)), "seeds": len(groups[p]),
+               "accuracies": [s.accuracy for s in groups[p].values()],
                "interval": stats.mean_interval(list(groups[p].values())).as_dict()} for p in order]
     by_value = [{"key": k, "value": v, "trials": len(members),
                  "interval": stats.mean_interval(members).as_dict()}
                 for k in keys for v in key_values[k]
-                for members in [[score(r) for r in records if r.params.get(k) == v]]] if len(keys) > 1 else []
+                for members in [[r.score for r in records if r.params.get(k) == v]]] if len(keys) > 1 else []
 
     paper = tuple(PAPER.get(k) for k in keys)
     pairs: list[tuple[tuple, tuple, str]] = []
@@ -153,7 +144,7 @@ def findings(data: SweepData) -> Findings:
     adjusted = stats.holm([d.p_value for d in differences]) if differences else []
     comparisons = [Comparison(label[a], label[b], kind, d, p)
                    for (a, b, kind), d, p in zip(pairs, differences, adjusted)]
-    return Findings(_headline(comparisons, len(records), keys), keys, points, by_value, comparisons)
+    return Findings(_headline(comparisons, len(records), keys), points, by_value, comparisons)
 
 
 def _headline(comparisons: list[Comparison], trials: int, keys: list[str]) -> str:

@@ -30,7 +30,7 @@ def log_report(data: SweepData, names: list[str], rows: list[list[Any]], plots: 
     mode = wandb_mode("auto")
     if mode == "disabled":
         return None
-    config = redact({"study": data.name, "storage": redact(data.url), "objectives": data.objectives,
+    config = redact({"study": data.name, "storage": data.url, "objectives": data.objectives,
                      "directions": data.directions, "counts": counts(data), "trials": len(data.records)})
     try:
         run = wandb.init(project=data.project or DEFAULT_PROJECT, entity=data.entity, group=data.name,
@@ -39,16 +39,14 @@ def log_report(data: SweepData, names: list[str], rows: list[list[Any]], plots: 
         # Columns hold ints and names alike (segments: 1, 'depthwise'): a typed table would refuse them.
         logged: dict[str, Any] = {"trials": wandb.Table(columns=names, data=rows, allow_mixed_types=True)}
         if found.points:
-            logged["points"] = wandb.Table(
-                columns=["point", "seeds", "val/acc", "low", "high"], allow_mixed_types=True,
-                data=[[p["label"], p["seeds"], p["interval"]["estimate"], p["interval"]["low"], p["interval"]["high"]]
-                      for p in found.points])
+            logged["points"] = wandb.Table(columns=list(found.POINT_COLUMNS), data=found.point_rows(),
+                                           allow_mixed_types=True)
         if found.comparisons:
             logged["comparisons"] = wandb.Table(
                 columns=["a", "b", "kind", "difference", "low", "high", "p_holm", "distinguishable", "verdict"],
                 allow_mixed_types=True,
-                data=[[c.a, c.b, c.kind, *c.difference.interval.as_dict().values(), c.p_holm, c.distinguishable,
-                       c.verdict] for c in found.comparisons])
+                data=[[c.a, c.b, c.kind, c.difference.interval.estimate, c.difference.interval.low,
+                       c.difference.interval.high, c.p_holm, c.distinguishable, c.verdict] for c in found.comparisons])
         for plot in plots:
             if plot.path is not None:
                 logged[f"plots/{plot.name}"] = wandb.Image(str(plot.path), caption=plot.title)

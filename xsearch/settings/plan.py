@@ -15,7 +15,7 @@ import pytorch_lightning as pl
 import torch
 
 from xsearch.data import build_datamodule
-from xsearch.model import WidthSolution, XceptionConfig, cost, resolve, solve_width
+from xsearch.model import XceptionConfig, cost, resolve, solve_width
 from xsearch.settings.run import Settings
 from xsearch.validate import ConfigError
 
@@ -28,17 +28,7 @@ TRAINING_BYTES_PER_PARAM = 16
 class Plan:
     datamodule: pl.LightningDataModule
     model: XceptionConfig
-    input_size: tuple[int, int]
-    width_solution: WidthSolution | None
-    architecture: dict[str, Any]  # logged with the run: knobs as built, params, MACs, per-layer widths
-
-    @property
-    def params(self) -> int:
-        return self.architecture["params"]
-
-    @property
-    def flops(self) -> int:
-        return self.architecture["flops"]
+    architecture: dict[str, Any]  # logged with the run: knobs as built, params, MACs, input size, per-layer widths
 
 
 def plan(settings: Settings) -> Plan:
@@ -58,7 +48,7 @@ def plan(settings: Settings) -> Plan:
         "input_size": list(input_size), "not_applicable": list(spec.not_applicable),
         "width_solution": solution.as_dict() if solution else None, "layers": spec.layers(),
     }
-    return Plan(datamodule, model, input_size, solution, architecture)
+    return Plan(datamodule, model, architecture)
 
 
 def memory_bytes(on_gpu: bool) -> tuple[int, str]:

@@ -9,8 +9,6 @@ between loses nothing: the next open restores from the copy.
 
 from __future__ import annotations
 
-import copy
-
 import optuna
 from optuna.distributions import BaseDistribution, CategoricalDistribution
 from optuna.storages import BaseStorage
@@ -62,12 +60,9 @@ def widen(storage: BaseStorage, study_name: str, wider: dict[str, BaseDistributi
     fresh = optuna.create_study(study_name=study_name, storage=storage, directions=directions)
     for key, value in attrs.items():
         fresh.set_user_attr(key, value)
-    rewritten = []
-    for trial in trials:
-        trial = copy.deepcopy(trial)
+    for trial in trials:  # copies already (deepcopy=True)
         trial.distributions = {k: wider.get(k, d) if isinstance(d, CategoricalDistribution) else d
                                for k, d in trial.distributions.items()}
-        rewritten.append(trial)
-    fresh.add_trials(rewritten)
+    fresh.add_trials(trials)
     optuna.delete_study(study_name=backup_name(study_name), storage=storage)
     return fresh

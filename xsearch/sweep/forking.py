@@ -17,8 +17,6 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-# What stops a trial; the zygote itself ignores them (it must outlive its trials to report their end).
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR2)
 
 
 class ZygoteGone(RuntimeError):

@@ -35,9 +35,7 @@ class GridSampler(optuna.samplers.BaseSampler):
 
     def longest_first(self, cost: Callable[[dict[str, Any]], float]) -> None:
         """Reorder the points by decreasing `cost(point)`; ties keep the shuffled order."""
-        costs = [cost(point) for point in self.points]
-        order = sorted(range(len(self.points)), key=lambda i: -costs[i])
-        self.points = [self.points[i] for i in order]
+        self.points.sort(key=cost, reverse=True)  # a stable sort, in reverse too
 
     def free_points(self, study: optuna.Study) -> list[dict[str, Any]]:
         taken = {point_key(t.params) for t in study.get_trials(deepcopy=False) if t.params}

@@ -119,9 +119,8 @@ def open_study(storage: BaseStorage, base: Mapping[str, Any], settings: SweepSet
             print(f"xsearch sweep: study {settings.name!r} predates config checks; recording this config as its "
                   "own", flush=True)
         stored_space = attrs.get(contract.STUDY_SPACE, space)
-        wider = {key: json_to_distribution(space[key]) for key in space
-                 if key in stored_space and stored_space[key] != space[key]
-                 and isinstance(json_to_distribution(space[key]), CategoricalDistribution)}
+        wider = {key: d for key, d in settings.search_space().distributions.items()
+                 if key in stored_space and stored_space[key] != space[key] and isinstance(d, CategoricalDistribution)}
         if wider and study.trials:
             count = len(widen.widen(storage, settings.name, wider).trials)
             print(f"xsearch sweep: the grid gained values ({', '.join(sorted(wider))}); continuing study "

@@ -15,6 +15,12 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+import optuna
+
+from xsearch.studies.storage import open_storage, storage_url
+from xsearch.sweep import bookkeeping
+from xsearch.sweep.settings import SweepSettings
+
 GONE_GRACE_S = 10.0  # a result file written just before the job left the queue may take this long to show
 POLL_S = 2.0
 
@@ -72,18 +78,12 @@ def study_complete(sweep: Any) -> Callable[[], bool] | None:
     """For a sweep's config node: whether its study has all its trials and none running; None without one."""
     if sweep is None:
         return None
+    settings = SweepSettings.from_mapping(sweep)
+    url = storage_url(settings.storage, settings.root)
 
     def complete() -> bool:
-        import optuna
-
-        from xsearch.studies.storage import open_storage, storage_url
-        from xsearch.sweep import bookkeeping
-        from xsearch.sweep.settings import SweepSettings
-
-        settings = SweepSettings.from_mapping(sweep)
         try:
-            study = optuna.load_study(study_name=settings.name,
-                                      storage=open_storage(storage_url(settings.storage, settings.root)))
+            study = optuna.load_study(study_name=settings.name, storage=open_storage(url))
         except KeyError:  # no study yet: every job died before creating it
             return False
         counts = bookkeeping.counts(study)

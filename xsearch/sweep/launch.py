@@ -10,6 +10,7 @@ from typing import Any
 import optuna
 from omegaconf import DictConfig, OmegaConf
 
+from xsearch import contract
 from xsearch.settings.run import load_settings
 from xsearch.studies.storage import PASSWORD_IN_URL, literal_password
 from xsearch.sweep.driver import OnFinished, Sweep
@@ -18,7 +19,6 @@ from xsearch.sweep.settings import SweepSettings
 from xsearch.validate import ConfigError
 
 _MISSING = object()
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR2)
 
 
 def validate_space(base: Mapping[str, Any], sweep: SweepSettings) -> None:
@@ -55,7 +55,7 @@ def run_sweep(cfg: DictConfig, on_finished: OnFinished | None = None) -> float |
     sweep = Sweep(values, settings)
     # SIGUSR2 is SLURM's warning before a time limit or preemption (submitit's --signal); SIGTERM a kill or a
     # preemption; SIGINT a Ctrl-C. Each stops the sweep the same clean way; a second one kills.
-    previous = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
+    previous = {sig: signal.getsignal(sig) for sig in contract.STOP_SIGNALS}
 
     def on_signal(signum, frame):
         if sweep.stopping.is_set():

@@ -27,7 +27,6 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from xsearch import contract
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR2)
 # After a stop signal a run must reach a batch boundary within this long (or twice its slowest step so far), else
 # it is stuck in a kernel that may never return; it then ends itself, so `timeout 60 python -m xsearch` ends.
 STOP_GRACE_S = 20.0
@@ -95,7 +94,7 @@ class StopDeadline:
                 return
             if not received or self._closed.is_set():
                 return
-            stops = [signum for signum in received if signum in STOP_SIGNALS]
+            stops = [signum for signum in received if signum in contract.STOP_SIGNALS]
             if stops:
                 self._await_boundary(signal.Signals(stops[0]))
 

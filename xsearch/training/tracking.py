@@ -13,6 +13,7 @@ from typing import Any
 
 from pytorch_lightning.loggers import CSVLogger, Logger, WandbLogger
 
+from xsearch import contract
 from xsearch.redact import redact
 from xsearch.settings.logger import LoggerSettings, clean_wandb_mode_env, wandb_mode
 
@@ -59,4 +60,4 @@ def finish_wandb(*, status: str, reason: str | None = None) -> None:
     run.summary["state"] = status
     if reason is not None:
         run.summary["failure_reason"] = redact(reason)
-    wandb.finish(exit_code=1 if status in ("failed", "interrupted", "stalled") else 0)
+    wandb.finish(exit_code=1 if status in contract.UNFINISHED else 0)

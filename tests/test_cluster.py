@@ -74,8 +74,9 @@ def test_ddp_trials_inside_a_sweep_are_pruned_and_completed_on_every_rank(tmp_pa
         trial_dir = tmp_path / "trials" / str(trial.number)
         summary = json.loads((trial_dir / "summary.json").read_text())
         assert summary["device"] == "cpu x2" and summary["epochs"] == epochs
-        assert len(list((trial_dir / "wandb").glob("offline-run-*"))) == 1  # W&B written once, by rank 0
         assert sorted(trial.intermediate_values) == list(range(1, epochs + 1))  # epochs trained, once each
+    # W&B written once per trial, by rank 0, in the sweep's folder beside the report's run; no trial folder has one.
+    assert len(list((tmp_path / "wandb").glob("offline-run-*"))) == 2 + 1 and not list(tmp_path.glob("trials/*/wandb"))
     # The sweep ran once: Lightning's re-launch of the trial's command line for rank 1 did not start another.
     assert out.stdout.count("xsearch sweep ddp: 0/2 trials done") == 1
     assert len(list((tmp_path / "driver").iterdir())) == 1

@@ -18,7 +18,7 @@ from optuna.trial import TrialState
 
 import processes
 from processes import ROOT, wait_for
-from conftest import assert_nothing_lost, completed, service
+from conftest import assert_nothing_lost, completed, service, retry_of
 from test_watchdog import training
 
 
@@ -95,7 +95,7 @@ def test_a_slurm_worker_job_cancelled_mid_trial_is_replaced_and_the_command_ends
     study = optuna.load_study(study_name=name, storage=postgres)
     failed = study.trials[victim.number]
     assert failed.state == TrialState.FAIL and failed.user_attrs["failure_reason"].startswith("interrupted")
-    retry = next(t for t in study.trials if t.user_attrs.get("retry_of") == victim.number)
+    retry = next(t for t in study.trials if retry_of(t) == victim.number)
     assert retry.state == TrialState.COMPLETE and retry.params == victim.params  # run by the other job
     assert retry.user_attrs["worker"] != victim.user_attrs["worker"]
     assert_nothing_lost(study, before, total=3)

@@ -9,6 +9,7 @@ import pytest
 import pytorch_lightning as pl
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
+import wandb_records
 from conftest import TINY, train_run
 from xsearch import contract
 from xsearch.validate import ConfigError
@@ -27,9 +28,9 @@ class SignalAt(pl.Callback):
             os.kill(os.getpid(), self.signum)
 
 
-def interrupted_run(tmp_path, signum, epoch, batch):
+def interrupted_run(tmp_path, signum, epoch, batch, *overrides):
     with pytest.raises(SIGTERMException):
-        train_run(tmp_path, *RUN, callbacks=[SignalAt(signum, epoch, batch)])
+        train_run(tmp_path, *RUN, *overrides, callbacks=[SignalAt(signum, epoch, batch)])
     return json.loads((tmp_path / "summary.json").read_text())
 
 
@@ -47,6 +48,19 @@ def test_resumed_run_matches_an_uninterrupted_one_exactly(tmp_path, signum):
     keys = ("val/loss", "val/acc", "train/loss")
     assert [[e[k] for k in keys] for e in resumed["history"]] == [[e[k] for k in keys]
                                                                          for e in whole["history"]]
+
+
+def test_a_resumed_run_continues_its_wandb_run_and_the_stop_shows_as_a_preemption(tmp_path):
+    stopped = interrupted_run(tmp_path / "stopped", signal.SIGTERM, 0, 2, "logger=wandb")
+    first = wandb_records.run_of(tmp_path / "stopped")
+    assert wandb_records.summary(first)["status"] == "interrupted"
+    assert "preempting" in wandb_records.kinds(first)  # W&B's own state for it: preempted, not failed
+
+    resumed = train_run(tmp_path / "resumed", *RUN, "logger=wandb", f"resume={stopped['interrupted_checkpoint']}")
+    assert resumed["wandb"]["id"] == stopped["wandb"]["id"]  # the same W&B run goes on
+    second = wandb_records.run_of(tmp_path / "resumed")
+    assert wandb_records.summary(second)["val/acc"] == {"max": resumed["objective"]}  # the value Optuna records
+    assert "preempting" not in wandb_records.kinds(second)
 
 
 def test_resume_from_a_missing_checkpoint_is_a_config_error(tmp_path):

@@ -5,6 +5,8 @@ import contextlib
 import csv
 import io
 import json
+import shlex
+import subprocess
 import statistics
 import sys
 from pathlib import Path
@@ -127,7 +129,7 @@ def test_each_error_edf_rises_monotonically_from_zero_to_one(sweep):
             assert curve["min"] == curve["error"][0] and 0 <= curve["min"] <= curve["mean"] <= 1
 
 
-def test_importance_and_learning_curves_come_from_the_study_and_metrics(sweep):
+def test_importance_and_learning_curves_come_from_the_study_and_the_summaries(sweep):
     drawn = plots(sweep["report"])
     importance = drawn["importance"]["data"]
     assert importance["method"] == "fANOVA" and set(importance["importances"]) == {"model.segments",
@@ -152,7 +154,7 @@ def test_the_page_embeds_every_png_and_is_self_contained(sweep):
 
 def test_the_wandb_summary_run_holds_the_table_and_the_plots(sweep):
     # The sweep's driver already reported once; the fixture's own call made the newest run.
-    path = wandb_records.latest_offline_run(sweep["report"])
+    path = wandb_records.latest_offline_run(sweep["report"].parent)  # beside the trials' runs
     run = next(r.run for r in wandb_records.records(path) if r.WhichOneof("record_type") == "run")
     assert (run.run_group, run.job_type, run.project) == ("spectrum", "report", "xsearch")
     summary = wandb_records.summary(path)
@@ -166,6 +168,40 @@ def test_the_wandb_summary_run_holds_the_table_and_the_plots(sweep):
     assert wandb_records.config(path)["study"] == "spectrum"
 
 
+def test_optuna_dashboard_and_optunas_plots_show_the_objective_by_name(sweep):
+    import warnings
+    from wsgiref.util import setup_testing_defaults
+
+    import matplotlib
+    import optuna_dashboard
+
+    app = optuna_dashboard.wsgi(f"sqlite:///{sweep['root'] / 'study.db'}")
+
+    def get(path):  # the JSON the dashboard's page reads, straight from its WSGI app
+        environ = {"PATH_INFO": path, "REQUEST_METHOD": "GET"}
+        setup_testing_defaults(environ)
+        return json.loads(b"".join(app(environ, lambda status, headers, exc_info=None: None)))
+
+    study_id = next(s["study_id"] for s in get("/api/studies")["study_summaries"] if s["study_name"] == "spectrum")
+    assert get(f"/api/studies/{study_id}")["objective_names"] == ["val/acc"]  # not "Objective 0"
+    matplotlib.use("Agg")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        axes = optuna.visualization.matplotlib.plot_param_importances(sweep["study"])
+    assert [t.get_text() for t in axes.get_legend().get_texts()] == ["val/acc"]
+
+
+def test_one_printed_command_uploads_the_whole_offline_sweep(sweep):
+    command = next(line.split(": ", 2)[-1] for line in sweep["printed"].splitlines() if "wandb sync" in line)
+    trial_runs = {json.loads(p.read_text())["wandb"]["id"] for p in sweep["root"].glob("trials/*/summary.json")}
+    assert command == f"wandb sync {sweep['root'] / 'wandb'}" and trial_runs  # every trial that trained has one
+    listed = subprocess.run([*shlex.split(command), "--dry-run"], capture_output=True, text=True, timeout=120)
+    shown = listed.stdout + listed.stderr
+    # Every trial's run and both report runs (the driver's and the fixture's), from the one folder.
+    assert f"Would sync {len(trial_runs) + 2} run(s)" in shown, shown
+    assert all(run_id in shown for run_id in trial_runs)
+
+
 # --- studies made directly with Optuna ---------------------------------------------------------------
 
 ORDERS = CategoricalDistribution(["depthwise_first", "pointwise_first"])
@@ -175,10 +211,8 @@ SEEDS = CategoricalDistribution([0, 1, 2])
 
 def trial_files(trial_dir: Path, *, status: str | None, accuracies: list[float], segments, op_order,
                 val_images: int = 2000) -> None:
-    """What a trial's process leaves behind: metrics.csv per epoch and, once it ends, summary.json."""
+    """What a trial's process leaves behind once it ends: summary.json, its history one record per epoch."""
     trial_dir.mkdir(parents=True)
-    lines = ["epoch,step,val/acc,val/loss"] + [f"{e},{e},{a},{1 - a}" for e, a in enumerate(accuracies)]
-    (trial_dir / "metrics.csv").write_text("\n".join(lines) + "\n")
     if status is None:
         return
     epochs = [{"epoch": e, "val/acc": a, "val/loss": 1 - a, "val_images": val_images} for e, a in enumerate(accuracies)]
@@ -186,13 +220,14 @@ def trial_files(trial_dir: Path, *, status: str | None, accuracies: list[float],
     params = 1000 * (10 if segments == "depthwise" else 100 // segments)
     summary = {"status": status, "error": "training loss is nan" if status == "failed" else None,
                "monitor": "val/acc", "objective": best and best["val/acc"], "final": epochs[-1] if epochs else None,
-               "best": best, "epochs": len(epochs), "params": params, "flops": 50 * params,
+               "best": best, "epochs": len(epochs), "history": epochs, "params": params, "flops": 50 * params,
                "model": {"conv": "separable", "segments": segments, "op_order": op_order, "width": 0.25},
                "not_applicable": [], "wall_time_s": 1.5, "wandb": None}
     (trial_dir / "summary.json").write_text(json.dumps(summary))
 
 
-def add(study, root, number, state, *, segments, op_order, seed, accuracies, attrs=None, val_images=2000):
+def add(study, root, number, state, *, segments, op_order, seed, accuracies, attrs=None, val_images=2000,
+        retry_of=None):
     trial_dir = root / "trials" / str(number)
     status = {TrialState.COMPLETE: "completed", TrialState.PRUNED: "pruned", TrialState.FAIL: "failed"}
     trial_files(trial_dir, status=status.get(state), accuracies=accuracies, segments=segments, op_order=op_order,
@@ -203,6 +238,7 @@ def add(study, root, number, state, *, segments, op_order, seed, accuracies, att
         params={"model.segments": segments, "model.op_order": op_order, "seed": seed},
         distributions={"model.segments": SEGMENTS, "model.op_order": ORDERS, "seed": SEEDS},
         user_attrs={"dir": str(trial_dir), **(attrs or {})},
+        system_attrs={"failed_trial": retry_of, "retry_history": [retry_of]} if retry_of is not None else None,
         intermediate_values=dict(enumerate(accuracies)) if state == TrialState.PRUNED else None))
 
 
@@ -225,7 +261,8 @@ def test_a_study_with_pruned_failed_retried_surplus_running_and_queued_trials(tm
     add(study, tmp_path, 8, TrialState.FAIL, segments=8, op_order="depthwise_first", seed=1, accuracies=[],
         attrs={"failure_reason": "trial process killed by SIGKILL"})
     add(study, tmp_path, 9, TrialState.COMPLETE, segments=8, op_order="depthwise_first", seed=1,
-        accuracies=[0.4, 0.6], attrs={"retry_of": 8, "retry_reason": "trial process killed by SIGKILL"})
+        accuracies=[0.4, 0.6], retry_of=8,
+        attrs={"retry_reason": "trial process killed by SIGKILL"})
     add(study, tmp_path, 10, TrialState.FAIL, segments=2, op_order="depthwise_first", seed=2, accuracies=[],
         attrs={"surplus": True})
     running = study.ask({"model.segments": SEGMENTS, "model.op_order": ORDERS, "seed": SEEDS})  # 11: training

@@ -11,7 +11,7 @@ from optuna.trial import TrialState
 
 from xsearch.studies import optuna_private
 from xsearch.sweep.pruning import OptunaReporter, TrialLink
-from xsearch.sweep.settings import build_pruner
+from xsearch.sweep.components import build_pruner
 
 LEARNS = [0.5, 0.8, 0.9]
 CHANCE = [0.1, 0.1, 0.1]

@@ -49,11 +49,23 @@ def test_another_dataset_in_the_same_folder_is_refused(tmp_path):
 @pytest.mark.parametrize("override", ["sweep.workers=2", "sweep.n_trials=5", "sweep.retries=0", "sweep.heartbeat=7",
                                       "sweep.stall_timeout=30", "sweep.trial_timeout=900", "sweep.job=1",
                                       "sweep.fork_trials=false", "sweep.longest_first=false", "logger=none",
-                                      "logger.project=elsewhere"])
+                                      "logger.wandb.project=elsewhere"])
 def test_how_a_sweep_runs_may_change_when_it_resumes(tmp_path, override):
     values = finish(opened(tmp_path), 2)
     resumed = opened(tmp_path, override)
     assert {t.number: t.value for t in resumed.study.trials} == values
+
+
+def test_a_study_from_before_a_setting_existed_continues_while_the_setting_does_nothing(tmp_path):
+    sweep = opened(tmp_path)
+    values = finish(sweep, 2)
+    stored = dict(sweep.study.user_attrs[contract.STUDY_CONFIG])
+    for added in ("callbacks", "sweep.sampler._target_", "sweep.pruner._target_"):  # keys older versions lacked
+        assert stored.pop(added) in (None, {})
+    sweep.study.set_user_attr(contract.STUDY_CONFIG, stored)
+    assert {t.number: t.value for t in opened(tmp_path).study.trials} == values
+    with pytest.raises(ConfigError, match=r"callbacks.early_stopping._target_: \(absent\) -> "):
+        opened(tmp_path, "callbacks=early_stopping")  # stopping early changes what a trial computes
 
 
 def test_a_grid_that_gains_values_continues_with_every_trial_kept(tmp_path):

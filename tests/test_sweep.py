@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import time
+import warnings
 from pathlib import Path
 
 import optuna
@@ -12,7 +13,7 @@ import pytest
 from optuna.trial import TrialState
 
 import processes
-from conftest import assert_nothing_lost, completed, composed
+from conftest import assert_nothing_lost, completed, composed, retry_of
 from xsearch.sweep.launch import validate_space
 from xsearch.sweep.settings import SweepSettings
 from xsearch.settings.run import load_settings
@@ -94,13 +95,17 @@ def test_every_shipped_sweep_runs_end_to_end_and_completes_trials(tmp_path, name
     ("sweep.space.model.mid_activation=[]", "sweep.space.model.mid_activation has no choices"),
     ("+sweep.space.optim.lr={type:float,low:0.1,high:0.01}", "sweep.space.optim.lr has an inverted range"),
     ("sweep.sampler.name=annealing", "sweep.sampler.name='annealing' is invalid: expected one of grid, tpe"),
-    ("+sweep.pruner.patience=3", "sweep.pruner (none)"),
+    ("+sweep.pruner.patience=3", "sweep.pruner (optuna.pruners.NopPruner): TypeError"),
+    ("sweep.sampler._target_=collections.OrderedDict sweep.n_trials=3",
+     "sweep.sampler._target_=collections.OrderedDict is a OrderedDict, not an Optuna BaseSampler"),
+    ("sweep.pruner._target_=optuna.pruners.NoSuchPruner", "sweep.pruner (optuna.pruners.NoSuchPruner): "),
+    ("sweep.pruner._target_=median", "sweep.pruner._target_='median' is invalid: expected a dotted class path"),
     ("sweep.n_trials=99", "sweep.n_trials=99 exceeds the grid's 9 points"),
 ])
 def test_invalid_sweeps_are_rejected_before_any_trial(override, message):
     from omegaconf import OmegaConf
 
-    config = OmegaConf.to_container(composed("+sweep=activation", override), resolve=True)
+    config = OmegaConf.to_container(composed("+sweep=activation", *override.split()), resolve=True)
     with pytest.raises(ConfigError) as error:
         settings = SweepSettings.from_mapping(config.pop("sweep"))
         validate_space(config, settings)
@@ -185,7 +190,7 @@ def test_killed_driver_resumes_without_redoing_completed_trials(tmp_path, spawne
     assert_nothing_lost(after, values_before, total=2)
     stale = after.trials[1]
     assert stale.state == TrialState.FAIL
-    retry = next(t for t in after.trials if t.user_attrs.get("retry_of") == 1)
+    retry = next(t for t in after.trials if retry_of(t) == 1)
     assert retry.state == TrialState.COMPLETE and retry.params == stale.params
     assert retry.user_attrs["retry_reason"] == "worker stopped: no heartbeat"
 
@@ -201,7 +206,11 @@ def test_a_killed_trial_process_is_retried(tmp_path, spawned):
     study = load(tmp_path, "killed")
     assert [t.state for t in study.trials] == [TrialState.FAIL, TrialState.COMPLETE]
     assert study.trials[0].user_attrs["failure_reason"] == "trial process killed by SIGKILL"
-    assert study.trials[1].user_attrs["retry_of"] == 0 and study.trials[1].params == study.trials[0].params
+    assert retry_of(study.trials[1]) == 0 and study.trials[1].params == study.trials[0].params
+    with warnings.catch_warnings():  # Optuna's own retry bookkeeping sees the retry
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        assert optuna.storages.RetryHeartbeatStaleTrialCallback.retried_trial_number(study.trials[1]) == 0
+        assert optuna.storages.RetryHeartbeatStaleTrialCallback.retried_trial_number(study.trials[0]) is None
     assert "(queued again)" in output
     assert_nothing_lost(study, {}, total=1)
     results = json.loads((tmp_path / "results.json").read_text())
@@ -228,10 +237,48 @@ def test_median_pruner_prunes_trials_that_trail_and_says_so(tmp_path):
         assert summary["status"] == "pruned" and summary["epochs"] == 2  # stopped after its second epoch
         import wandb_records
 
-        recorded = wandb_records.summary(wandb_records.offline_run(tmp_path / "trials" / str(trial.number)))
-        assert recorded["state"] == "pruned"
-        config = wandb_records.config(wandb_records.offline_run(tmp_path / "trials" / str(trial.number)))
-        assert config["logger"]["group"] == "pruned" and config["logger"]["job_type"] == "trial"
+        recorded = wandb_records.summary(wandb_records.run_of(tmp_path / "trials" / str(trial.number)))
+        assert recorded["status"] == "pruned" and "state" not in recorded  # W&B's own state column stays W&B's
+        config = wandb_records.config(wandb_records.run_of(tmp_path / "trials" / str(trial.number)))
+        assert config["logger"]["wandb"]["group"] == "pruned" and config["logger"]["wandb"]["job_type"] == "trial"
+
+
+def test_any_optuna_sampler_and_pruner_by_target_gp_sampler_and_wilcoxon_pruner(tmp_path):
+    # As the median test above: a trial that learns, then one that cannot (lr 1e-12), which Wilcoxon's signed-rank
+    # test finds worse than the best epoch by epoch (with 4 differing epochs, one-sided p = 1/16 < 0.1) and prunes
+    # before its last epoch; then GP samples a third.
+    enqueue = "[{optim:{lr:0.003},seed:0},{optim:{lr:1.0e-12},seed:1}]"
+    args = ["+sweep=activation", "sweep.name=targets", "sweep.workers=1", "sweep.n_trials=3", "~sweep.space.model",
+            "+sweep.space.optim.lr={type:float,low:1.0e-12,high:0.01,log:true}", "sweep.space.seed=[0,1,2]",
+            "sweep.sampler._target_=optuna.samplers.GPSampler", "+sweep.sampler.n_startup_trials=2",
+            "sweep.pruner._target_=optuna.pruners.WilcoxonPruner", "+sweep.pruner.p_threshold=0.1",
+            "+sweep.pruner.n_startup_steps=0", f"sweep.enqueue={enqueue}", "trainer.max_epochs=6",
+            "optim.warmup_epochs=0", f"sweep.dir={tmp_path}", "+trainer.limit_train_batches=30",
+            "+trainer.limit_val_batches=4",
+            *[a for a in TINY if not a.startswith(("+trainer.limit_", "trainer.max_epochs"))]]
+    out = processes.xsearch(*args, timeout=400)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    study = load(tmp_path, "targets")
+    assert study.user_attrs["config"]["sweep.sampler._target_"] == "optuna.samplers.GPSampler"
+    assert [t.state for t in study.trials[:2]] == [TrialState.COMPLETE, TrialState.PRUNED]
+    summary = json.loads((tmp_path / "trials" / "1" / "summary.json").read_text())
+    assert summary["status"] == "pruned" and 4 <= summary["epochs"] < 6
+    third = study.trials[2]
+    assert third.state.is_finished() and 1e-12 <= third.params["optim.lr"] <= 0.01 and third.params["seed"] in (0, 1, 2)
+
+
+def test_early_stopping_from_the_callbacks_group_ends_a_trial_complete_with_its_best_value(tmp_path):
+    # An improvement must exceed 1.0 of accuracy, which none can: the callback stops the trial after its second
+    # epoch (the first sets the best), well before max_epochs.
+    args = ["+sweep=residual", "sweep.name=early", "sweep.n_trials=1", "callbacks=early_stopping",
+            "callbacks.early_stopping.patience=1", "callbacks.early_stopping.min_delta=1.0", "trainer.max_epochs=5",
+            f"sweep.dir={tmp_path}", *[a for a in TINY if not a.startswith("trainer.max_epochs")]]
+    out = processes.xsearch(*args, timeout=300)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    trial = load(tmp_path, "early").trials[0]
+    summary = json.loads((tmp_path / "trials" / "0" / "summary.json").read_text())
+    assert trial.state == TrialState.COMPLETE and summary["status"] == "completed" and summary["epochs"] == 2
+    assert trial.value == max(e["val/acc"] for e in summary["history"]) == summary["best"]["val/acc"]
 
 
 def test_plain_hydra_multirun_runs_one_job_per_value(tmp_path):
@@ -265,13 +312,14 @@ def test_sigint_stops_cleanly_marks_the_running_trial_and_finishes_its_wandb_run
     assert first.user_attrs["failure_reason"] == "interrupted: the sweep was stopped"
     queued = [t for t in study.trials if t.state == TrialState.WAITING]
     checkpoint = str(tmp_path / "trials" / "0" / "interrupted.ckpt")
-    assert [t.user_attrs["retry_of"] for t in queued] == [0]  # a resume runs it again...
+    assert [retry_of(t) for t in queued] == [0]  # a resume runs it again...
     assert queued[0].user_attrs["resume_from"] == checkpoint  # ...from where it stopped
     assert not [t for t in study.trials if t.state == TrialState.RUNNING]
     import wandb_records
 
-    recorded = wandb_records.summary(wandb_records.offline_run(tmp_path / "trials" / "0"))
-    assert recorded["state"] == "interrupted"
+    path = wandb_records.run_of(tmp_path / "trials" / "0")
+    assert wandb_records.summary(path)["status"] == "interrupted"
+    assert "preempting" in wandb_records.kinds(path)  # W&B shows a preempted run, not a failed one
     summary = json.loads((tmp_path / "trials" / "0" / "summary.json").read_text())
     assert summary["status"] == "interrupted" and summary["error"] == "stopped by a signal at a batch boundary"
     assert summary["interrupted_checkpoint"] == checkpoint and os.path.isfile(checkpoint)

@@ -6,18 +6,27 @@ import os
 import subprocess
 import sys
 
+from pathlib import Path
+
 import pytest
+import pytorch_lightning as pl
 import torch
 import wandb
 import yaml
 from PIL import Image
+
+from conftest import composed
 
 from xsearch.model import build_model
 from xsearch.redact import REDACTED, redact
 from xsearch.settings.logger import wandb_mode
 from xsearch.settings.optim import OptimSettings
 from xsearch.settings.presets import preset
+from xsearch.settings.run import load_settings
 from xsearch.training.optim import build_optimizer, lr_factor
+from xsearch.validate import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def optim(name, **values):
@@ -115,6 +124,36 @@ def test_ema_validates_with_averaged_weights(tiny_run, tmp_path):
     assert averaged
     key = next(k for k in averaged if k.endswith("stem.0.weight"))
     assert not torch.equal(state[key], state[key.replace("ema.module.", "net.")])
+
+
+def test_tensorboard_logger_and_a_configured_callback_join_xsearchs_own(tiny_run, tmp_path):
+    summary = tiny_run("logger=[csv,tensorboard]", "callbacks=lr_monitor")
+    assert summary["status"] == "completed" and summary["epochs"] == 1  # xsearch's epoch meter still ran
+    assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
+    with open(tmp_path / "metrics.csv") as f:
+        header = next(csv.reader(f))
+    assert any(key.startswith("lr-AdamW") for key in header)  # LearningRateMonitor's own column
+
+
+@pytest.mark.parametrize("group,name", [(group, path.stem) for group in ("logger", "callbacks")
+                                        for path in sorted((ROOT / "conf" / group).glob("*.yaml"))])
+def test_every_shipped_logger_and_callback_builds_its_lightning_class(tmp_path, group, name):
+    from pytorch_lightning.loggers import Logger
+
+    from xsearch.training.configured import build_callbacks
+    from xsearch.training.tracking import build_loggers
+
+    try:
+        settings = load_settings(composed(f"{group}={name}"))
+    except ConfigError as error:  # only a package the default install lacks may stop one, naming its install
+        assert "which is not installed: pip install" in str(error)
+        return
+    if group == "logger":
+        built = build_loggers(settings.logger, tmp_path, name="x")  # a W&B run starts only when training does
+        assert len(built) == len(settings.logger.entries) and all(isinstance(lg, Logger) for lg in built)
+    else:
+        built = build_callbacks(settings.callbacks)
+        assert len(built) == len(settings.callbacks) and all(isinstance(c, pl.Callback) for c in built)
 
 
 def test_failed_run_still_writes_its_summary_and_finishes_wandb(tmp_path):

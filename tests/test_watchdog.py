@@ -17,7 +17,7 @@ import optuna
 from optuna.trial import TrialState
 
 import processes
-from conftest import assert_nothing_lost
+from conftest import assert_nothing_lost, retry_of
 from processes import ROOT, gone, send, wait_for
 
 # One trial of a tiny network that takes a few seconds; W&B stays out of the way.
@@ -56,7 +56,7 @@ def test_a_trial_hung_in_native_code_is_killed_with_its_stacks_and_retried_only_
     assert time.monotonic() - started < 90
     trials = study_of(tmp_path).trials
     assert [t.state for t in trials] == [TrialState.FAIL, TrialState.FAIL]  # the original and one retry, no more
-    assert trials[1].user_attrs["retry_of"] == 0
+    assert retry_of(trials[1]) == 0
     for trial in trials:
         reason = trial.user_attrs["failure_reason"]
         assert reason == ("stalled: no step for 3 s in epoch 1 (last step 2); its Python stacks are at the end of "
@@ -77,7 +77,7 @@ def test_a_stopped_trial_is_killed_as_stalled_and_its_retry_completes(tmp_path, 
     assert first.state == TrialState.FAIL and retry.state == TrialState.COMPLETE
     assert first.user_attrs["failure_reason"].startswith("stalled: no step for 3 s in epoch 1 (last step ")
     assert first.user_attrs["failure_reason"].endswith("; its process was stopped (SIGSTOP)")
-    assert retry.user_attrs["retry_of"] == 0 and retry.params == first.params
+    assert retry_of(retry) == 0 and retry.params == first.params
     assert gone(pid)  # killed, not left stopped
     assert_nothing_lost(study_of(tmp_path), {}, total=1)
 
@@ -109,7 +109,7 @@ def test_a_second_signal_kills_the_running_trials_at_once(tmp_path, spawned):
     assert gone(pid)
     trials = study_of(tmp_path).trials
     assert trials[0].state == TrialState.FAIL
-    assert [t.user_attrs["retry_of"] for t in trials if t.state == TrialState.WAITING] == [0]  # resumable
+    assert [retry_of(t) for t in trials if t.state == TrialState.WAITING] == [0]  # resumable
 
 
 def test_a_single_run_stuck_in_native_code_ends_within_30_s_of_sigterm(tmp_path, spawned):

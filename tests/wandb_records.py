@@ -43,11 +43,25 @@ def offline_run(run_dir: Path) -> Path:
     return runs[0]
 
 
+def run_of(run_dir: Path) -> Path:
+    """The `.wandb` file of the W&B run a run's summary.json names: a sweep keeps its trials' W&B runs in the
+    sweep's folder, not in each trial's."""
+    summary = json.loads((Path(run_dir) / "summary.json").read_text())
+    runs = list(Path(summary["wandb"]["dir"]).glob("run-*.wandb"))
+    assert len(runs) == 1, f"expected one W&B run file in {summary['wandb']['dir']}, found {runs}"
+    return runs[0]
+
+
 def latest_offline_run(run_dir: Path) -> Path:
     """The newest offline run (a report re-made adds a run; the earlier ones stay, as W&B history)."""
     runs = sorted((Path(run_dir) / "wandb").glob("offline-run-*/run-*.wandb"))
     assert runs, f"no offline W&B run under {run_dir}"
     return runs[-1]
+
+
+def kinds(path: Path) -> set[str]:
+    """Which kinds of record the run wrote (history, summary, preempting, exit, ...)."""
+    return {record.WhichOneof("record_type") for record in records(path)}
 
 
 def _items(path: Path, kinds: dict) -> dict:

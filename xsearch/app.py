@@ -7,11 +7,15 @@ a trial's training, and "sweep finished" into the report. Everything heavy is im
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import faulthandler
+import importlib.util
+import os
 import signal
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import hydra
 from hydra.core.config_store import ConfigStore
@@ -20,6 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from xsearch import contract
 from xsearch.model.config import XceptionConfig
+from xsearch.settings.logger import LoggerSettings
 from xsearch.validate import ConfigError
 
 # SLURM presets (conf/hydra/launcher/): a sweep's worker job is one task that starts its trials itself; a single
@@ -35,8 +40,14 @@ ConfigStore.instance().store(group="model", name="xception", node={
     "budget": None})
 
 
+# Hydra launchers that come with an extra: {launcher option prefix: (what provides it, the install)}. Hydra
+# itself would only say it cannot load the option's parent config.
+LAUNCHER_EXTRAS = {"slurm": ("hydra_plugins.hydra_submitit_launcher", "pip install 'xsearch[slurm]'")}
+
+
 def cli() -> None:
-    """The command: refuses a password written into sweep.storage before Hydra saves the overrides anywhere."""
+    """The command: refuses a password written into sweep.storage before Hydra saves the overrides anywhere,
+    and a launcher whose extra is not installed before Hydra fails to compose it."""
     for arg in sys.argv[1:]:
         key, _, value = arg.partition("=")
         if key.lstrip("+~") == "sweep.storage" and "@" in value:
@@ -44,7 +55,29 @@ def cli() -> None:
 
             if literal_password(value):
                 config_error(PASSWORD_IN_URL)
-    main()
+        if key.lstrip("+") == "hydra/launcher":
+            for prefix, (module, install) in LAUNCHER_EXTRAS.items():
+                if value.startswith(prefix) and importlib.util.find_spec(module) is None:
+                    config_error(f"hydra/launcher={value} needs {module.split('.')[-1]}, which is not installed: "
+                                 f"{install}")
+    try:
+        main()
+    except SystemExit as done:
+        finish_fast(done.code)
+    finish_fast(0)
+
+
+def finish_fast(code: int | str | None) -> NoReturn:
+    """Exit without the interpreter's finalization, which with torch and Lightning loaded takes ~1.2 s of
+    tearing down modules and does nothing a run needs. Exit handlers (log files, W&B's teardown, an unused
+    zygote) still run first, and the exit status is what `sys.exit(code)` would give."""
+    if isinstance(code, str):  # sys.exit("message"): the message on stderr, status 1
+        print(code, file=sys.stderr)
+        code = 1
+    atexit._run_exitfuncs()  # what a normal exit runs before finalizing; CPython's own (multiprocessing uses it)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0 if code is None else code)
 
 
 def config_error(message: object) -> None:
@@ -65,6 +98,12 @@ def write_report(root: Path, url: str, study: str, *, wandb: bool) -> None:
 
 @hydra.main(version_base="1.3", config_path=str(contract.config_dir()), config_name="config")
 def main(cfg: DictConfig) -> float | None:
+    if "sweep" in cfg and contract.TRIAL_ENV not in os.environ:  # a sweep's driver, not one of its trials
+        from xsearch.sweep import forking
+
+        if cfg.sweep.get("fork_trials", True) and forking.forkable(cfg.trainer):
+            # Started first, so its imports (torch, Lightning: ~5 s) run beside this driver's, not after them.
+            forking.start_early({**os.environ})
     from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
     from xsearch.settings.plan import plan
@@ -79,7 +118,7 @@ def main(cfg: DictConfig) -> float | None:
         if "sweep" in cfg and link is None:
             from xsearch.sweep.launch import run_sweep
 
-            tracked = cfg.logger.name == "wandb"
+            tracked = bool(LoggerSettings.from_node(OmegaConf.to_container(cfg.logger)).wandb)
             return run_sweep(cfg, lambda root, url, study: write_report(root, url, study, wandb=tracked))
         config = OmegaConf.to_container(cfg, resolve=True)
         settings = load_settings(config)

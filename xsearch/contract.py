@@ -19,6 +19,7 @@ EPOCH_METRICS = {"val/acc": "maximize", "val/acc5": "maximize", "val/loss": "min
 COST_METRICS = {"params": "minimize", "flops": "minimize"}  # known before training; flops: MACs per image
 OBJECTIVES = {**EPOCH_METRICS, **COST_METRICS}
 ACCURACY = "val/acc"  # the y of every accuracy plot
+LIGHTNING_MODES = {"maximize": "max", "minimize": "min"}  # a direction as Lightning's `mode` spells it
 
 # --- How a run ended: the `status` of its summary.json ---
 COMPLETED = "completed"
@@ -30,7 +31,6 @@ UNFINISHED = (FAILED, INTERRUPTED, STALLED)  # a run that ended without its resu
 
 # --- A run's folder (a single run's outputs/<date>/<time>/, or a sweep trial's folder) ---
 SUMMARY = "summary.json"  # how it ended, its metrics per epoch, its cost: written by training
-METRICS_CSV = "metrics.csv"  # Lightning's CSV logger
 CHECKPOINT = "interrupted.ckpt"  # saved when a stop signal reaches a batch boundary
 PROGRESS = "progress.json"  # where a sweep's trial is (phase, epoch, step), rewritten after every batch
 
@@ -40,11 +40,13 @@ RESULTS_JSON = "results.json"
 RESULTS_CSV = "results.csv"
 REPORT_DIR = "report"
 TRIALS_DIR = "trials"  # one folder per trial number
+WANDB_DIR = "wandb"  # W&B's own folder, which it makes in its save_dir: every W&B run of the sweep, trials and report
 OUTPUTS_LOCK = ".outputs.lock"  # one worker job at a time writes results and the report
 STUDY_LOCK = ".study.lock"  # one worker job at a time opens the study: checks, records or widens it
 TRIAL_CONFIG = "trial.yaml"  # the trial's config: `python -m xsearch --config-path=<dir> --config-name=trial`
 TRIAL_LOG = "trial.out"  # the trial process's stdout and stderr
 TRIAL_PID = "trial.pid"  # the running trial's process id
+TRIAL_ENV = "XSEARCH_TRIAL"  # environment variable: set in a trial's process, the study's coordinates (JSON)
 
 
 def config_dir() -> Path:
@@ -78,14 +80,16 @@ PARAMS_COUNT = "params_count"  # trainable parameters, known before training
 FLOPS = "flops"  # MACs per image, known before training
 WORKER = "worker"  # host and SLURM job (or pid) that ran it
 FAILURE_REASON = "failure_reason"
-RETRIES = "retries"  # on a queued copy: how many retries of these parameters so far
 STALLS = "stalls"  # on a queued copy: how many of its originals stalled (a second stall is final)
-RETRY_OF = "retry_of"  # on a queued copy: the number of the trial it re-runs
 RETRY_REASON = "retry_reason"  # on a queued copy: why the original ended
 RESUME_FROM = "resume_from"  # on a queued copy: the checkpoint its interrupted original saved
 SURPLUS = "surplus"  # asked for past n_trials by a racing process: never run, never counted
 
+# --- A queued retry's system attributes: Optuna's own retry bookkeeping (RetryHeartbeatStaleTrialCallback's
+# retried_trial_number and retry_history read them), so Optuna's tools see xsearch's retries ---
+OPTUNA_FAILED_TRIAL = "failed_trial"  # the first trial of the series
+OPTUNA_RETRY_HISTORY = "retry_history"  # every trial of the series so far; the last is the one this re-runs
+
 # --- A study's user attributes ---
-STUDY_OBJECTIVES = "objectives"  # the objectives' names, in order
 STUDY_CONFIG = "config"  # what the study computes: its resolved config, flat, without how it is executed
 STUDY_SPACE = "space"  # its search space: {dotted key: Optuna distribution as JSON}

@@ -72,7 +72,7 @@ def write_report(sweep_dir, *, storage: str | None = None, study_name: str | Non
         from xsearch.report.wandb_run import log_report
 
         try:
-            log_report(data, names, rows, plots, report_dir, found)
+            log_report(data, names, rows, plots, sweep_dir, found)
         except Exception as error:  # the files above are the report; a tracker that is down must not undo them
             print(f"xsearch report: could not log to W&B ({type(error).__name__}: {error}); the files are written")
     print(f"xsearch report: {report_dir / 'index.html'}")

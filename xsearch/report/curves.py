@@ -1,4 +1,5 @@
-"""Learning curves: validation accuracy per epoch (metrics.csv) of the best trials, and of the pruned ones.
+"""Learning curves: validation accuracy per epoch (each trial's summary history) of the best trials, and of the
+pruned ones.
 
 Side by side they show whether pruning stopped trials that were really behind,
 or ones that start slowly and would have caught up.
@@ -36,7 +37,7 @@ def plot(data: SweepData, out_dir: Path) -> fig.Plot:
             if epochs:
                 curves[kind][record.number] = {"epoch": epochs, contract.ACCURACY: values}
     if not curves["best"] and not curves["pruned"]:
-        return fig.skipped(NAME, TITLE, "no best or pruned trial has a metrics.csv with val/acc")
+        return fig.skipped(NAME, TITLE, "no best or pruned trial has a history with val/acc")
     figure, (ax,) = fig.new(width=8, height=4.8)
     for i, (number, curve) in enumerate(curves["best"].items()):
         record = next(r for r in data.records if r.number == number)

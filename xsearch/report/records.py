@@ -8,7 +8,6 @@ number of the copy that re-ran it; only trials that finished their training
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import json
 import math
@@ -22,7 +21,9 @@ from optuna.trial import FrozenTrial, TrialState
 
 from xsearch import contract
 from xsearch.report.stats import Score
-from xsearch.studies.trials import counted, retried_numbers, retry_copies
+from xsearch.settings.logger import LoggerSettings
+from xsearch.studies.trials import counted, retried_numbers, retry_copies, retry_of
+from xsearch.validate import ConfigError
 
 STATES = {TrialState.COMPLETE: "complete", TrialState.PRUNED: "pruned", TrialState.FAIL: "failed",
           TrialState.RUNNING: "running", TrialState.WAITING: "waiting"}
@@ -62,8 +63,10 @@ class TrialRecord:
         return Score(self.accuracy, int(images)) if self.accuracy is not None and images else None
 
     def curve(self, metric: str = contract.ACCURACY) -> tuple[list[int], list[float]]:
-        """(epochs, values) of `metric` from metrics.csv; epochs count from 1 as the console prints them."""
-        return learning_curve(self.dir / contract.METRICS_CSV, metric) if self.dir is not None else ([], [])
+        """(epochs, values) of `metric` from the summary's history, whatever the loggers; epochs count from 1 as
+        the console prints them."""
+        history = [e for e in (self.summary or {}).get("history") or [] if e.get(metric) is not None]
+        return [int(e["epoch"]) + 1 for e in history], [float(e[metric]) for e in history]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,19 +90,6 @@ class SweepData:
         records = self.complete if records is None else records
         keys = self.categorical if keys is None else keys
         return [k for k in keys if len({repr(r.params.get(k)) for r in records if k in r.params}) > 1]
-
-
-def learning_curve(path: Path, metric: str = contract.ACCURACY) -> tuple[list[int], list[float]]:
-    if not path.is_file():
-        return [], []
-    per_epoch: dict[int, float] = {}
-    with open(path, newline="") as f:
-        for row in csv.DictReader(f):
-            value, epoch = row.get(metric), row.get("epoch")
-            if value and epoch:  # validation rows only; a later row of one epoch (mid-epoch checks) wins
-                per_epoch[int(float(epoch)) + 1] = float(value)
-    epochs = sorted(per_epoch)
-    return epochs, [per_epoch[e] for e in epochs]
 
 
 def _trial_dir(trial: FrozenTrial, sweep_dir: Path) -> Path | None:
@@ -131,14 +121,14 @@ def _record(trial: FrozenTrial, sweep_dir: Path, retried: dict[int, str], copies
             "flops": (summary or {}).get("flops", trial.user_attrs.get(contract.FLOPS))}
     return TrialRecord(
         number=trial.number, state=STATES.get(trial.state, trial.state.name.lower()), reason=reason,
-        retried_by=copies.get(trial.number), retry_of=trial.user_attrs.get(contract.RETRY_OF),
+        retried_by=copies.get(trial.number), retry_of=retry_of(trial),
         params=dict(trial.params),
         values=list(trial.values) if trial.values else None, summary=summary, dir=trial_dir,
         duration_s=trial.duration.total_seconds() if trial.duration else None, cost=cost)
 
 
 def _objectives(sweep_dir: Path, directions: int, records: list[TrialRecord], stored: Any = None) -> list[str]:
-    """Objective names: the study records them (user attr `objectives`, set by the sweep driver), as does
+    """Objective names: the study records them (Optuna's metric names, set by the sweep driver), as does
     results.json; else the first is what the trials monitored."""
     if isinstance(stored, list) and len(stored) == directions:
         return [str(n) for n in stored]
@@ -160,8 +150,12 @@ def _tracker(records: list[TrialRecord]) -> tuple[str | None, str | None]:
     for record in records:
         path = record.dir / contract.TRIAL_CONFIG if record.dir is not None else None
         if path is not None and path.is_file():
-            logger = OmegaConf.to_container(OmegaConf.load(path)).get("logger") or {}
-            return logger.get("project"), logger.get("entity")
+            try:
+                logger = LoggerSettings.from_node(OmegaConf.to_container(OmegaConf.load(path)).get("logger"))
+            except ConfigError:  # a trial.yaml from before the logger group held _target_ entries
+                return None, None
+            for entry in logger.wandb.values():
+                return entry.get("project"), entry.get("entity")
     return None, None
 
 
@@ -178,5 +172,5 @@ def sweep_data(study: optuna.Study, url: str, sweep_dir: Path) -> SweepData:
     project, entity = _tracker(records)
     return SweepData(name=study.study_name, url=url, directions=[d.name.lower() for d in study.directions],
                      objectives=_objectives(sweep_dir, len(study.directions), records,
-                                                 study.user_attrs.get(contract.STUDY_OBJECTIVES)), records=records,
+                                                 study.metric_names), records=records,
                      categorical=categorical, project=project, entity=entity)

@@ -1,4 +1,5 @@
 """The report as one W&B run beside the trials: same group (the study), job type `report`, table and plots.
+Its files go where the trials' go, <sweep dir>/wandb, so one `wandb sync <sweep dir>/wandb` uploads the sweep.
 
 The mode follows the trials' rule (`auto`: WANDB_MODE if set, else online with
 credentials and offline without), and the run is finished whatever happens, so
@@ -10,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from xsearch import contract
 from xsearch.redact import redact
 from xsearch.report.figure import Plot
 from xsearch.report.records import SweepData
@@ -21,8 +23,13 @@ JOB_TYPE = "report"
 DEFAULT_PROJECT = "xsearch"
 
 
+def sync_command(sweep_dir: Path) -> str:
+    """The one command that uploads every offline W&B run of a sweep (a resumed trial's runs in order)."""
+    return f"wandb sync {Path(sweep_dir) / contract.WANDB_DIR}"
+
+
 def log_report(data: SweepData, names: list[str], rows: list[list[Any]], plots: list[Plot],
-               report_dir: Path, found: Findings) -> dict[str, Any] | None:
+               sweep_dir: Path, found: Findings) -> dict[str, Any] | None:
     """Log the table and plots; the run's id, mode and directory (None when W&B is disabled)."""
     import wandb
 
@@ -34,7 +41,7 @@ def log_report(data: SweepData, names: list[str], rows: list[list[Any]], plots: 
                      "directions": data.directions, "counts": counts(data), "trials": len(data.records)})
     try:
         run = wandb.init(project=data.project or DEFAULT_PROJECT, entity=data.entity, group=data.name,
-                         job_type=JOB_TYPE, name=f"{data.name}-report", dir=str(report_dir), mode=mode,
+                         job_type=JOB_TYPE, name=f"{data.name}-report", dir=str(sweep_dir), mode=mode,
                          config=config, reinit="finish_previous")
         # Columns hold ints and names alike (segments: 1, 'depthwise'): a typed table would refuse them.
         logged: dict[str, Any] = {"trials": wandb.Table(columns=names, data=rows, allow_mixed_types=True)}
@@ -59,7 +66,8 @@ def log_report(data: SweepData, names: list[str], rows: list[list[Any]], plots: 
     finally:
         wandb.finish()
     if mode == "offline":
-        print(f"xsearch report: W&B run {info['id']} saved offline; upload with: wandb sync {info['dir']}")
+        print(f"xsearch report: W&B run {info['id']} saved offline; upload it with every trial's run: "
+              f"{sync_command(sweep_dir)}")
     else:
         print(f"xsearch report: W&B run {info['url']}")
     return info

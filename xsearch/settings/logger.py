@@ -1,4 +1,6 @@
-"""The `logger` config group: where a run's metrics go. Its values live in conf/logger/."""
+"""The `logger` config group: where a run's metrics go, as `_target_` entries. Its values live in conf/logger/.
+
+Light on purpose (no torch, no wandb): the report and the sweep driver read it too."""
 
 from __future__ import annotations
 
@@ -10,29 +12,35 @@ from collections.abc import Mapping
 from typing import Any
 
 from xsearch import validate
+from xsearch.settings.targets import class_name, entries
 
-TRACKERS = ("wandb", "csv", "none")
 WANDB_MODES = ("auto", "online", "offline", "disabled")
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class LoggerSettings:
-    name: str
-    project: str | None = None  # W&B only, as are the keys below
-    entity: str | None = None
-    mode: str = "auto"
-    group: str | None = None
-    job_type: str | None = None
-    tags: tuple[str, ...] = ()
+def is_wandb(entry: Mapping[str, Any]) -> bool:
+    """Whether a logger entry is W&B's (its `_target_` names a WandbLogger), which xsearch treats specially: its
+    mode `auto`, a resumed run's id, the monitored metric's summary, a sweep's group and folder."""
+    return class_name(entry) == "WandbLogger"
 
-    def __post_init__(self) -> None:
-        validate.choice("logger.name", self.name, TRACKERS)
-        validate.choice("logger.mode", self.mode, WANDB_MODES)
-        object.__setattr__(self, "tags", tuple(str(t) for t in self.tags))
+
+@dataclasses.dataclass(frozen=True)
+class LoggerSettings:
+    """The `logger` group: {entry name: {_target_: a Lightning logger class, its arguments}}; empty: none."""
+
+    entries: Mapping[str, Mapping[str, Any]]
 
     @classmethod
-    def from_mapping(cls, values: Mapping[str, Any]) -> LoggerSettings:
-        return validate.from_mapping(cls, values, "logger")
+    def from_node(cls, node: Any) -> LoggerSettings:
+        found = entries("logger", node)
+        for name, entry in found.items():
+            if is_wandb(entry):
+                validate.choice(f"logger.{name}.mode", entry.get("mode", "auto"), WANDB_MODES)
+                entry["tags"] = [str(t) for t in entry.get("tags") or ()]
+        return cls(found)
+
+    @property
+    def wandb(self) -> dict[str, Mapping[str, Any]]:
+        return {name: entry for name, entry in self.entries.items() if is_wandb(entry)}
 
 
 def wandb_mode(setting: str) -> str:

@@ -18,15 +18,18 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.loggers import Logger
 
 from xsearch import contract, validate
 from xsearch.data import DataSettings, data_settings
 from xsearch.model import Budget, XceptionConfig
+from xsearch.settings import targets
 from xsearch.settings.logger import LoggerSettings
 from xsearch.settings.optim import OptimSettings
 from xsearch.validate import ConfigError
 
 GROUPS = ("model", "data", "trainer", "optim", "logger")
+ENTRY_GROUPS = ("callbacks",)  # groups of `_target_` entries that may be empty or absent
 TOP_LEVEL = ("seed", "monitor", "channels_last", "compile", "checkpoint", "resume")
 SWEEP = "sweep"  # the sweep engine's node; a single run ignores it
 # Set from the data, not the model group.
@@ -46,6 +49,7 @@ class Settings:
     optim: OptimSettings
     trainer: Mapping[str, Any]
     logger: LoggerSettings
+    callbacks: Mapping[str, Mapping[str, Any]]  # {name: {_target_: a Lightning callback, its arguments}}
     seed: int
     monitor: str
     channels_last: bool | str
@@ -66,7 +70,7 @@ class Settings:
     @property
     def mode(self) -> str:
         """Lightning's word for the monitored metric's direction: max or min."""
-        return "max" if contract.EPOCH_METRICS[self.monitor] == "maximize" else "min"
+        return contract.LIGHTNING_MODES[contract.EPOCH_METRICS[self.monitor]]
 
     def on_gpu(self) -> bool:
         accelerator = self.trainer.get("accelerator", "auto")
@@ -108,8 +112,8 @@ def _model(node: Mapping[str, Any]) -> tuple[XceptionConfig, Budget | None]:
 def _trainer(node: Mapping[str, Any]) -> dict[str, Any]:
     for key in node:
         if key in TRAINER_RESERVED:
-            raise ConfigError(f"trainer.{key} is set by xsearch; use the logger group or the top-level "
-                              "`checkpoint` key instead")
+            raise ConfigError(f"trainer.{key} is set by xsearch; use the logger or callbacks group (logger=csv, "
+                              "callbacks=early_stopping) or the top-level `checkpoint` key instead")
         if key not in TRAINER_ARGS:
             raise ConfigError(f"unknown trainer key {key}; valid keys are pytorch_lightning.Trainer's arguments: "
                               f"{', '.join(a for a in TRAINER_ARGS if a not in TRAINER_RESERVED)}")
@@ -119,15 +123,27 @@ def _trainer(node: Mapping[str, Any]) -> dict[str, Any]:
 def load_settings(cfg: DictConfig | Mapping[str, Any]) -> Settings:
     values = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
     values.pop(SWEEP, None)
-    unknown = sorted(set(values) - set(GROUPS) - set(TOP_LEVEL))
+    valid = GROUPS + ENTRY_GROUPS + TOP_LEVEL
+    unknown = sorted(set(values) - set(valid))
     if unknown:
-        raise ConfigError(f"unknown top-level key(s) {', '.join(unknown)}; valid: {', '.join(GROUPS + TOP_LEVEL)}")
-    missing = [g for g in GROUPS if not isinstance(values.get(g), Mapping)]
+        raise ConfigError(f"unknown top-level key(s) {', '.join(unknown)}; valid: {', '.join(valid)}")
+    missing = [g for g in GROUPS if g != "logger" and not isinstance(values.get(g), Mapping)]
     if missing:
         raise ConfigError(f"config group(s) {', '.join(missing)} missing or not a mapping")
     model, budget = _model(values["model"])
+    loggers = LoggerSettings.from_node(values.get("logger"))
+    for name, entry in loggers.entries.items():
+        targets.resolve("logger", name, entry, Logger)
+    callbacks = targets.entries("callbacks", values.get("callbacks"))
+    for name, entry in callbacks.items():
+        targets.resolve("callbacks", name, entry, pl.Callback)
+        if "mode" in entry and entry["mode"] is None:  # null: the direction of the metric it monitors
+            if entry.get("monitor") not in contract.EPOCH_METRICS:
+                raise ConfigError(f"callbacks.{name}.mode=null needs a monitor of {', '.join(contract.EPOCH_METRICS)}"
+                                  f" (got {entry.get('monitor')!r}): set callbacks.{name}.mode=max or min")
+            entry["mode"] = contract.LIGHTNING_MODES[contract.EPOCH_METRICS[entry["monitor"]]]
     return validate.from_mapping(Settings, {
         "model": model, "budget": budget, "data": data_settings(values["data"]),
         "optim": OptimSettings.from_mapping(values["optim"]), "trainer": _trainer(values["trainer"]),
-        "logger": LoggerSettings.from_mapping(values["logger"]), **{k: values[k] for k in TOP_LEVEL if k in values},
+        "logger": loggers, "callbacks": callbacks, **{k: values[k] for k in TOP_LEVEL if k in values},
     }, "top-level")

@@ -36,6 +36,10 @@ class StorageError(ConfigError):
     """The study's storage cannot be opened: the message names the server, never its password."""
 
 
+# How to install the driver a storage URL needs, for the databases xsearch documents.
+DRIVER_INSTALLS = {"postgresql": "pip install 'xsearch[postgres]'", "mysql": "pip install pymysql"}
+
+
 def literal_password(url: str) -> bool:
     """Whether `url` (as written, before interpolation) carries a password of its own."""
     if "://" not in url or "${" in url:
@@ -54,6 +58,24 @@ def is_journal(url: str) -> bool:
     return "://" not in url and url.endswith(JOURNAL_SUFFIXES)
 
 
+def check_url(url: str) -> sqlalchemy.engine.URL:
+    """An RDB storage URL, parsed, whose database driver is installed; else a StorageError naming the fix."""
+    try:
+        parsed = sqlalchemy.engine.make_url(url)
+    except sqlalchemy.exc.ArgumentError:
+        raise StorageError(f"sweep.storage={redact(url)!r} is invalid: expected an Optuna RDB URL "
+                           "(sqlite:///path, postgresql://user@host/db, mysql+pymysql://...) or a journal file path "
+                           f"ending in {', '.join(JOURNAL_SUFFIXES)}") from None
+    try:
+        parsed.get_dialect().import_dbapi()  # the database's driver, as SQLAlchemy will load it
+    except ImportError as error:
+        backend = parsed.get_backend_name()
+        fix = DRIVER_INSTALLS.get(backend, f"install the {backend} driver SQLAlchemy names in its dialect docs")
+        raise StorageError(f"sweep.storage={redact(url)!r} needs the database driver {error.name or error}, which "
+                           f"is not installed: {fix}") from None
+    return parsed
+
+
 def open_storage(url: str, *, heartbeat: int | None = None,
                  on_stale: Callable[[optuna.Study, optuna.trial.FrozenTrial], None] | None = None
                  ) -> optuna.storages.BaseStorage:
@@ -61,12 +83,7 @@ def open_storage(url: str, *, heartbeat: int | None = None,
     if is_journal(url):
         # Journal files have no heartbeat in Optuna: a dead worker's trial stays RUNNING there.
         return JournalStorage(JournalFileBackend(str(Path(url).expanduser().resolve())))
-    try:
-        parsed = sqlalchemy.engine.make_url(url)
-    except sqlalchemy.exc.ArgumentError:
-        raise StorageError(f"sweep.storage={redact(url)!r} is invalid: expected an Optuna RDB URL "
-                           "(sqlite:///path, postgresql://user@host/db, mysql+pymysql://...) or a journal file path "
-                           f"ending in {', '.join(JOURNAL_SUFFIXES)}") from None
+    parsed = check_url(url)
     if parsed.get_backend_name() == "sqlite":
         # Workers, trial processes and heartbeats write to one file: wait for the lock instead of failing.
         engine_kwargs = {"connect_args": {"timeout": 60}}

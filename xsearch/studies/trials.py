@@ -17,15 +17,25 @@ def counted(study: optuna.Study) -> list[FrozenTrial]:
     return [t for t in study.get_trials(deepcopy=False) if not t.user_attrs.get(contract.SURPLUS)]
 
 
+def retry_history(trial: FrozenTrial) -> list[int]:
+    """The trials this one re-runs, oldest first (empty for a trial that is no retry)."""
+    return list(trial.system_attrs.get(contract.OPTUNA_RETRY_HISTORY, []))
+
+
+def retry_of(trial: FrozenTrial) -> int | None:
+    """The number of the trial this one re-runs, or None."""
+    history = retry_history(trial)
+    return history[-1] if history else None
+
+
 def retried_numbers(trials: list[FrozenTrial]) -> dict[int, str]:
     """Trial number -> why it was retried, for every trial that has a queued or finished copy."""
-    return {t.user_attrs[contract.RETRY_OF]: t.user_attrs.get(contract.RETRY_REASON, "")
-            for t in trials if contract.RETRY_OF in t.user_attrs}
+    return {retry_of(t): t.user_attrs.get(contract.RETRY_REASON, "") for t in trials if retry_of(t) is not None}
 
 
 def retry_copies(trials: list[FrozenTrial]) -> dict[int, int]:
     """Trial number -> the number of the copy that re-ran it."""
-    return {t.user_attrs[contract.RETRY_OF]: t.number for t in trials if contract.RETRY_OF in t.user_attrs}
+    return {retry_of(t): t.number for t in trials if retry_of(t) is not None}
 
 
 def state_counts(states: list[str]) -> dict[str, int]:
@@ -45,5 +55,5 @@ def trial_rows(study: optuna.Study) -> list[dict[str, Any]]:
         "duration_s": t.duration.total_seconds() if t.duration else None,
         "reason": t.user_attrs.get(contract.FAILURE_REASON) or retried.get(t.number),
         "retried": t.number in retried,
-        "retry_of": t.user_attrs.get(contract.RETRY_OF),
+        "retry_of": retry_of(t),
     } for t in trials]

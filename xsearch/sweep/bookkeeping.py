@@ -3,8 +3,10 @@
 A trial counts once it is COMPLETE, PRUNED or FAIL for a reason of its own.
 When a trial's process or worker died, a copy with the same parameters is
 queued (WAITING) before the original is failed, a bounded number of times; the
-copy names the original (`retry_of`), which then no longer counts. So a resumed
-or surviving worker runs it again and nothing is lost or run twice.
+copy names the original in Optuna's own retry bookkeeping (the system attributes
+`RetryHeartbeatStaleTrialCallback.retry_history` reads), and the original then no
+longer counts. So a resumed or surviving worker runs it again and nothing is
+lost or run twice.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from xsearch import contract
 from xsearch.studies import optuna_private
-from xsearch.studies.trials import counted, retried_numbers
+from xsearch.studies.trials import counted, retried_numbers, retry_history, retry_of
 
 PENDING = (TrialState.RUNNING, TrialState.WAITING)
 
@@ -39,10 +41,11 @@ def is_surplus(study: optuna.Study, trial: optuna.Trial, total: int) -> bool:
     """Whether `trial` is past the study's total. Workers in several processes can each see room for one
     more trial and ask at once; trial numbers are handed out atomically by the storage, so the lowest
     numbers win the slots, whichever process looks."""
-    if contract.RETRY_OF in trial.user_attrs:  # a retry replaces its original: it takes no new slot
-        return False
-    earlier = [t for t in study.get_trials(deepcopy=False) if t.number < trial.number]
-    slots = [t for t in earlier if contract.RETRY_OF not in t.user_attrs and not t.user_attrs.get(contract.SURPLUS)]
+    trials = study.get_trials(deepcopy=False)
+    if retry_of(next(t for t in trials if t.number == trial.number)) is not None:
+        return False  # a retry replaces its original: it takes no new slot
+    earlier = [t for t in trials if t.number < trial.number]
+    slots = [t for t in earlier if retry_of(t) is None and not t.user_attrs.get(contract.SURPLUS)]
     return len(slots) >= total
 
 
@@ -50,15 +53,17 @@ def queue_retry(study: optuna.Study, trial: FrozenTrial, reason: str, *, max_ret
                 resume: str | None = None, stalled: bool = False) -> bool:
     """Queue a copy of `trial` unless its parameters have used up their retries; True when queued. A stall is
     retried once at most, whatever `max_retries` says: a hang that happens again is deterministic."""
-    used = trial.user_attrs.get(contract.RETRIES, 0)
+    history = [*retry_history(trial), trial.number]
     stalls = trial.user_attrs.get(contract.STALLS, 0) + stalled
-    if used >= max_retries or stalls > 1:
+    if len(history) > max_retries or stalls > 1:
         return False
-    attrs = {contract.RETRIES: used + 1, contract.STALLS: stalls, contract.RETRY_OF: trial.number,
-             contract.RETRY_REASON: reason}
+    attrs = {contract.STALLS: stalls, contract.RETRY_REASON: reason}
     if resume is not None:
         attrs[contract.RESUME_FROM] = resume
-    study.enqueue_trial(trial.params, user_attrs=attrs, skip_if_exists=False)
+    # As Optuna's RetryHeartbeatStaleTrialCallback queues a retry: its parameters set, its series recorded.
+    study.add_trial(optuna.create_trial(
+        state=TrialState.WAITING, params=trial.params, distributions=trial.distributions, user_attrs=attrs,
+        system_attrs={contract.OPTUNA_FAILED_TRIAL: history[0], contract.OPTUNA_RETRY_HISTORY: history}))
     return True
 
 
@@ -83,7 +88,7 @@ def fail_if_running(study: optuna.Study, trial: optuna.Trial, reason: str) -> No
 def carry_reports(study: optuna.Study, trial: optuna.Trial) -> None:
     """A retry that resumes from its original's checkpoint starts with the original's reported epochs, so the
     pruner judges the whole run (it reports the later epochs itself)."""
-    original = optuna_private.by_number(study, trial.user_attrs[contract.RETRY_OF])
+    original = optuna_private.by_number(study, retry_of(optuna_private.frozen(study, trial)))
     for step, value in sorted(original.intermediate_values.items()):
         trial.report(value, step)
 

@@ -28,11 +28,12 @@ from xsearch.sweep import bookkeeping, identity
 from xsearch.sweep.console import Console
 from xsearch.sweep.planning import TrialPlans
 from xsearch.sweep.pruning import TrialLink
-from xsearch.sweep.resources import WORKER, cpu_count, forkable, gpu_slices, trial_environment
+from xsearch.sweep.resources import WORKER, cpu_count, gpu_slices, trial_environment
 from xsearch.sweep.results import write_results
 from xsearch.sweep.settings import SweepSettings
 from xsearch.sweep.trial import TrialProcess, outcome, rerun_command
-from xsearch.sweep.forking import Zygote
+from xsearch.sweep.forking import Zygote, forkable
+from xsearch.sweep.forking import take as take_zygote
 from xsearch.validate import ConfigError
 
 # Heartbeats are Optuna's documented way to find dead workers; driving them with ask/tell is deliberate.
@@ -52,7 +53,8 @@ class Sweep:
         self.url = storage_url(settings.storage, self.root)
         storage = open_storage(self.url, heartbeat=settings.heartbeat,
                                on_stale=bookkeeping.stale_callback(settings.retries))
-        self.plans = TrialPlans(base, study=settings.name, monitor=settings.objectives[0], limits=settings.limits)
+        self.plans = TrialPlans(base, study=settings.name, monitor=settings.objectives[0], limits=settings.limits,
+                                sweep_dir=self.root)
         sampler = settings.build_sampler()
         if settings.orders_by_cost:
             sampler.longest_first(self.plans.relative_cost)
@@ -62,7 +64,8 @@ class Sweep:
         if stored != settings.directions:
             raise ConfigError(f"study {settings.name!r} in {redact(self.url)} optimizes {stored}, but "
                               f"sweep.objectives asks for {settings.directions}: use another sweep.name or storage")
-        self.study.set_user_attr(contract.STUDY_OBJECTIVES, list(settings.objectives))  # names for the report
+        # Optuna's own record of the objectives' names: its plots, optuna-dashboard and the report show them.
+        self.study.set_metric_names(list(settings.objectives))
         self.space = settings.search_space()
         devices = base["trainer"].get("devices", 1)
         self.workers, self.gpus = gpu_slices(settings.workers, devices if isinstance(devices, int) else 1)
@@ -146,7 +149,7 @@ class Sweep:
     def _worker(self, index: int) -> None:
         # Started before the first ask, so its imports overlap with the study's set-up.
         warm = self.settings.fork_trials and forkable(self.base["trainer"])
-        zygote = Zygote({**os.environ, "OMP_NUM_THREADS": str(self.threads)}) if warm else None
+        zygote = take_zygote({**os.environ, "OMP_NUM_THREADS": str(self.threads)}) if warm else None
         try:
             while not self.stopping.is_set():
                 asked = self._next_trial()

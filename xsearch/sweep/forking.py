@@ -9,14 +9,15 @@ by signal -c, as with subprocess). End of input ends the zygote.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
-
 
 
 class ZygoteGone(RuntimeError):
@@ -51,6 +52,42 @@ class Zygote:
         if self.process.poll() is None:
             self.process.stdin.close()
             self.process.wait()
+
+
+def forkable(trainer: Mapping[str, Any]) -> bool:
+    """Whether a trial may be forked from a warm zygote. Not a multi-device one: Lightning starts its other
+    ranks by re-running the process's command line, which must then be `python -m xsearch ...`."""
+    return trainer.get("devices", 1) in (1, "1", "auto", [0])
+
+
+# A zygote started before the sweep's driver has imported anything heavy: driver and zygote each spend ~5 s
+# importing torch and Lightning, and started together they do it side by side instead of one after the other.
+_early: Zygote | None = None
+_early_lock = threading.Lock()
+
+
+def start_early(env: Mapping[str, str]) -> None:
+    """Start the first worker's zygote now; `take` hands it over. One left unused dies with this process."""
+    global _early
+    with _early_lock:
+        if _early is None:
+            _early = Zygote(env)
+            atexit.register(_discard)
+
+
+def take(env: Mapping[str, str]) -> Zygote:
+    """The zygote started early, if there is one still alive, else a new one."""
+    global _early
+    with _early_lock:
+        zygote, _early = _early, None
+    return zygote if zygote is not None and zygote.alive() else Zygote(env)
+
+
+def _discard() -> None:
+    with _early_lock:
+        if _early is not None and _early.alive():
+            _early.process.kill()
+            _early.process.wait()
 
 
 class ForkedTrial:

@@ -21,6 +21,7 @@ from optuna.storages import BaseStorage
 from xsearch import contract
 from xsearch.redact import redact
 from xsearch.studies import widen
+from xsearch.sweep import components
 from xsearch.sweep.settings import SweepSettings
 from xsearch.validate import ConfigError
 
@@ -58,10 +59,17 @@ def _shown(value: Any) -> str:
     return "(absent)" if value is _ABSENT else json.dumps(redact(value))
 
 
+def _same(old: Any, new: Any) -> bool:
+    # A key the stored config lacks, or lacks now, at a value that does nothing (null, empty) is a setting one
+    # xsearch version has and another not (e.g. sweep.sampler._target_, callbacks): what was computed is the same.
+    neutral = (None, {}, [])
+    return old == new or (old is _ABSENT and new in neutral) or (new is _ABSENT and old in neutral)
+
+
 def config_differences(stored: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
     keys = sorted(set(stored) | set(current))
     return [f"{key}: {_shown(stored.get(key, _ABSENT))} -> {_shown(current.get(key, _ABSENT))}"
-            for key in keys if stored.get(key, _ABSENT) != current.get(key, _ABSENT)]
+            for key in keys if not _same(stored.get(key, _ABSENT), current.get(key, _ABSENT))]
 
 
 def _grows(old: BaseDistribution, new: BaseDistribution) -> bool:
@@ -99,7 +107,7 @@ def open_study(storage: BaseStorage, base: Mapping[str, Any], settings: SweepSet
     study; widens a grown grid's choices. Serialized across worker jobs by a lock in the sweep folder, which
     they share, so that only one of them records or widens."""
     config, space = config_identity(base, settings), space_identity(settings)
-    grid = settings.sampler.get("name") == "grid"
+    grid = components.is_grid(settings.sampler)
     with open(settings.root / contract.STUDY_LOCK, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         widen.recover(storage, settings.name)  # first: a crashed widening's copy is the study

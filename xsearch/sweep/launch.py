@@ -12,7 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from xsearch import contract
 from xsearch.settings.run import load_settings
-from xsearch.studies.storage import PASSWORD_IN_URL, literal_password
+from xsearch.studies.storage import PASSWORD_IN_URL, check_url, is_journal, literal_password
 from xsearch.sweep.driver import OnFinished, Sweep
 from xsearch.sweep.planning import trial_config
 from xsearch.sweep.settings import SweepSettings
@@ -29,7 +29,8 @@ def validate_space(base: Mapping[str, Any], sweep: SweepSettings) -> None:
             raise ConfigError(f"sweep.space.{key} names no config key (e.g. model.segments, optim.lr)")
     for point in sweep.search_space().probe_points() + [dict(p) for p in sweep.enqueue]:
         try:
-            load_settings(trial_config(base, point, study=sweep.name, monitor=sweep.objectives[0]))
+            load_settings(trial_config(base, point, study=sweep.name, monitor=sweep.objectives[0],
+                                       sweep_dir=sweep.root))
         except ConfigError as error:
             raise ConfigError(f"sweep value {point} cannot run: {error}") from None
 
@@ -45,6 +46,8 @@ def prepare(cfg: DictConfig) -> tuple[dict[str, Any], SweepSettings]:
                           "e.g. sweep.name=mine '+sweep.space.model.segments=[1,4]' (see conf/sweep/)")
     values = OmegaConf.to_container(cfg, resolve=True)
     settings = SweepSettings.from_mapping(values.pop("sweep"))
+    if settings.storage is not None and not is_journal(settings.storage):
+        check_url(settings.storage)  # a missing database driver, before the sweep's folder is made
     load_settings(values)  # the base config must be valid before any trial is asked for
     validate_space(values, settings)
     return values, settings

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from omegaconf import OmegaConf
 
 from xsearch import contract
+from xsearch.settings.logger import LoggerSettings
 from xsearch.settings.plan import plan
 from xsearch.settings.run import load_settings
 from xsearch.sweep.grid import point_key
@@ -27,15 +29,17 @@ class Checked:
     rejected: str | None  # why the trial must not train: an invalid config, or a cost over the limits
 
 
-def trial_config(base: Mapping[str, Any], params: Mapping[str, Any], *, study: str, monitor: str) -> dict[str, Any]:
-    """The base config with this trial's values, tracked as one W&B run in the study's group."""
+def trial_config(base: Mapping[str, Any], params: Mapping[str, Any], *, study: str, monitor: str,
+                 sweep_dir: Path) -> dict[str, Any]:
+    """The base config with this trial's values, tracked as one W&B run in the study's group. Every trial's W&B
+    run lives in the sweep's folder (<sweep dir>/wandb), beside the report's: one `wandb sync` uploads them all."""
     cfg = OmegaConf.create(dict(base))
     for key, value in params.items():
         OmegaConf.update(cfg, key, value, merge=False)
     cfg.monitor = monitor
-    cfg.logger.group = study
-    cfg.logger.job_type = "trial"
-    cfg.logger.tags = contract.knobs_text(params).split()
+    for name, entry in LoggerSettings.from_node(OmegaConf.to_container(cfg.logger)).wandb.items():
+        cfg.logger[name] = {**entry, "group": study, "job_type": "trial", "tags": contract.knobs_text(params).split(),
+                            "save_dir": str(sweep_dir)}
     return OmegaConf.to_container(cfg)
 
 
@@ -52,12 +56,13 @@ def check(config: Mapping[str, Any], limits: Mapping[str, Any]) -> Checked:
 
 
 class TrialPlans:
-    def __init__(self, base: Mapping[str, Any], *, study: str, monitor: str, limits: Mapping[str, Any]) -> None:
-        self.base, self.study, self.monitor, self.limits = base, study, monitor, limits
+    def __init__(self, base: Mapping[str, Any], *, study: str, monitor: str, limits: Mapping[str, Any],
+                 sweep_dir: Path) -> None:
+        self.base, self.study, self.monitor, self.limits, self.sweep_dir = base, study, monitor, limits, sweep_dir
         self._checked: dict[tuple, Checked] = {}
 
     def config(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        return trial_config(self.base, params, study=self.study, monitor=self.monitor)
+        return trial_config(self.base, params, study=self.study, monitor=self.monitor, sweep_dir=self.sweep_dir)
 
     def check(self, params: Mapping[str, Any]) -> Checked:
         key = point_key(params)

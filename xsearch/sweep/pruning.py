@@ -18,9 +18,8 @@ import pytorch_lightning as pl
 from xsearch import contract
 from xsearch.studies import optuna_private
 from xsearch.studies.storage import open_storage
-from xsearch.sweep.settings import build_pruner
+from xsearch.sweep.components import build_pruner
 
-TRIAL_ENV = "XSEARCH_TRIAL"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,7 +35,7 @@ class TrialLink:
 
     @classmethod
     def from_env(cls) -> TrialLink | None:
-        raw = os.environ.get(TRIAL_ENV)
+        raw = os.environ.get(contract.TRIAL_ENV)
         return cls(**json.loads(raw)) if raw else None
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Mapping
-from typing import Any
 
 import torch
 
@@ -35,12 +33,6 @@ def gpu_slices(workers: int | None, devices_per_trial: int) -> tuple[int, list[s
     slices = [",".join(names[(i * devices_per_trial + d) % gpus] for d in range(devices_per_trial))
               for i in range(count)]
     return count, slices
-
-
-def forkable(trainer: Mapping[str, Any]) -> bool:
-    """Whether a trial may be forked from a warm zygote. Not a multi-device one: Lightning starts its other
-    ranks by re-running the process's command line, which must then be `python -m xsearch ...`."""
-    return trainer.get("devices", 1) in (1, "1", "auto", [0])
 
 
 def cpu_count() -> int:

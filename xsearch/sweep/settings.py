@@ -13,30 +13,10 @@ from typing import Any
 import optuna
 
 from xsearch import contract, validate
+from xsearch.sweep import components
 from xsearch.sweep.grid import GridSampler
 from xsearch.sweep.space import SearchSpace, flatten
 from xsearch.validate import ConfigError
-
-SAMPLERS = {"grid": None, "tpe": optuna.samplers.TPESampler, "random": optuna.samplers.RandomSampler,
-            "nsga2": optuna.samplers.NSGAIISampler}
-PRUNERS = {"none": optuna.pruners.NopPruner, "median": optuna.pruners.MedianPruner,
-           "successive_halving": optuna.pruners.SuccessiveHalvingPruner,
-           "hyperband": optuna.pruners.HyperbandPruner}
-
-
-def _build(kind: str, table: Mapping[str, Any], node: Mapping[str, Any], **extra: Any) -> Any:
-    options = dict(node)
-    name = options.pop("name", None)
-    validate.choice(f"sweep.{kind}.name", name, table)
-    try:
-        return table[name](**options, **extra) if table[name] is not None else None
-    except TypeError as error:  # an option the Optuna class does not take
-        raise ConfigError(f"sweep.{kind} ({name}): {error}") from None
-
-
-def build_pruner(node: Mapping[str, Any]) -> optuna.pruners.BasePruner:
-    return _build("pruner", PRUNERS, node)
-
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class SweepSettings:
@@ -71,8 +51,8 @@ class SweepSettings:
         validate.integer("sweep.job", self.job, low=0, optional=True)
         validate.boolean("sweep.fork_trials", self.fork_trials)
         validate.boolean("sweep.longest_first", self.longest_first)
-        validate.choice("sweep.sampler.name", self.sampler.get("name"), SAMPLERS)
-        validate.choice("sweep.pruner.name", self.pruner.get("name"), PRUNERS)
+        components.target("sampler", self.sampler, components.SAMPLERS)  # a bad name first, before what it implies
+        components.target("pruner", self.pruner, components.PRUNERS)
         object.__setattr__(self, "objectives", tuple(self.objectives))
         # Queued trials are written like the space (nested, or with dotted keys) and stored flat.
         object.__setattr__(self, "enqueue", tuple(flatten(point) for point in self.enqueue))
@@ -89,12 +69,11 @@ class SweepSettings:
                               f"valid: {', '.join(contract.COST_METRICS)}")
         for key, value in self.limits.items():
             validate.number(f"sweep.limits.{key}", value, low=0, low_open=True, optional=True)
-        if len(self.objectives) > 1 and self.pruner.get("name", "none") != "none":
+        if len(self.objectives) > 1 and components.prunes(self.pruner):
             raise ConfigError("sweep.pruner must be none with several objectives: Optuna prunes single-objective "
                               "studies only")
         space = self.search_space()  # validates every entry
-        self.build_pruner()
-        if self.sampler.get("name") == "grid":
+        if components.is_grid(self.sampler):
             if space.grid() is None:
                 raise ConfigError("sweep.sampler.name=grid needs a discrete space: choices, int ranges or float "
                                   "ranges with a step")
@@ -107,6 +86,7 @@ class SweepSettings:
         elif self.n_trials is None:
             raise ConfigError("sweep.n_trials=None is invalid: expected an integer >= 1 (only a grid has a "
                               "natural size)")
+        self.build_pruner()
         self.build_sampler()
 
     @classmethod
@@ -129,22 +109,22 @@ class SweepSettings:
         """Whether the grid goes longest first: only a whole grid without a pruner. Pruned trials end early, so
         the estimate is wrong, and asynchronous pruners pass a study's first trials leniently, so front-loading
         the costliest ones costs more than the tail saves."""
-        return (self.longest_first and self.sampler.get("name") == "grid" and self.pruner.get("name", "none") == "none"
+        return (self.longest_first and components.is_grid(self.sampler) and not components.prunes(self.pruner)
                 and self.total == len(self.search_space().grid_points()))
 
     @property
     def root(self) -> Path:
         return Path(self.dir).expanduser().resolve()
 
-    def build_sampler(self) -> optuna.samplers.BaseSampler | None:
-        if self.sampler.get("name") == "grid":
-            options = {k: v for k, v in self.sampler.items() if k != "name"}
+    def build_sampler(self) -> optuna.samplers.BaseSampler:
+        if components.is_grid(self.sampler):
+            options = components.arguments(self.sampler)
             unknown = sorted(set(options) - {"seed"})
             if unknown:
                 raise ConfigError(f"unknown sweep.sampler key(s) {', '.join(unknown)} for grid; valid: name, seed")
             space = self.search_space()
             return GridSampler(space.distributions, space.grid_points(), seed=options.get("seed"))
-        return _build("sampler", SAMPLERS, self.sampler)
+        return components.build_sampler(self.sampler)
 
     def build_pruner(self) -> optuna.pruners.BasePruner:
-        return build_pruner(self.pruner)
+        return components.build_pruner(self.pruner)

@@ -26,7 +26,7 @@ import sqlalchemy
 from xsearch import contract
 from xsearch.progress import Position, read_position
 from xsearch.studies import optuna_private
-from xsearch.sweep.pruning import TRIAL_ENV, TrialLink
+from xsearch.sweep.pruning import TrialLink
 from xsearch.sweep.forking import ForkedTrial, Zygote, ZygoteGone
 
 GRACE_S = 60  # for a stopping trial to checkpoint (SLURM's warning comes 120 s before the kill in xsearch's presets)
@@ -71,7 +71,7 @@ class TrialProcess:
                  trial_timeout: float | None = None) -> None:
         self.trial_dir = trial_dir
         self.link = link
-        merged = {**os.environ, **env, TRIAL_ENV: link.to_env()}
+        merged = {**os.environ, **env, contract.TRIAL_ENV: link.to_env()}
         self.env = {key: value for key, value in merged.items() if value is not None}
         self.study = study
         self.heartbeat = heartbeat

@@ -25,7 +25,9 @@ from xsearch.training import preemption
 from xsearch.training.callbacks import EpochMeter
 from xsearch.training.module import SpectrumModule
 from xsearch.training.beacon import Beacon
-from xsearch.training.tracking import build_loggers, finish_wandb, wandb_logger, wandb_run_info
+from xsearch.training.configured import build_callbacks
+from xsearch.training.tracking import (RememberRun, build_loggers, finish_wandb, resumed_run_id, summarize_best,
+                                       wandb_logger, wandb_run_info)
 
 
 def run_name(cfg: XceptionConfig) -> str:
@@ -60,18 +62,25 @@ def train(settings: Settings, config: dict[str, Any], run_dir: Path, *, planned:
     module = SpectrumModule(model_cfg, settings.optim, channels_last=settings.use_channels_last(),
                             compile=settings.compile)
     trainer_kwargs = settings.trainer_kwargs()
-    loggers = build_loggers(settings.logger, run_dir, name=run_name(model_cfg))
+    loggers = build_loggers(settings.logger, run_dir, name=run_name(model_cfg),
+                            resumed_id=resumed_run_id(settings.resume))
     meter = EpochMeter(print_lines=not trainer_kwargs["enable_progress_bar"])
     beacon = Beacon(progress_file)
     stopper, *resuming = preemption.callbacks(run_dir)
-    everything: list[pl.Callback] = [meter, beacon, stopper, *resuming, *callbacks]
+    # xsearch's own callbacks first, always; then the caller's (a sweep's pruning) and the callbacks group's.
+    everything: list[pl.Callback] = [meter, beacon, stopper, *resuming, *callbacks,
+                                     *build_callbacks(settings.callbacks)]
+    tracker = wandb_logger(loggers)
+    if tracker is not None:
+        everything.append(RememberRun(tracker))
     if settings.checkpoint:
         everything.append(ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best", monitor=settings.monitor,
                                           mode=settings.mode, save_top_k=1))
+    checkpointing = any(isinstance(c, ModelCheckpoint) for c in everything)  # also one from the callbacks group
     trainer = pl.Trainer(**trainer_kwargs, logger=loggers or False, callbacks=everything,
-                         default_root_dir=str(run_dir), enable_checkpointing=settings.checkpoint)
+                         default_root_dir=str(run_dir), enable_checkpointing=checkpointing)
 
-    tracked = wandb_logger(loggers) is not None and trainer.is_global_zero
+    tracked = tracker is not None and trainer.is_global_zero
 
     def write_summary(status: str, reason: str | None) -> dict[str, Any]:
         summary = _summary(settings, meter.epochs, architecture, trainer, started, status, reason)
@@ -96,6 +105,8 @@ def train(settings: Settings, config: dict[str, Any], run_dir: Path, *, planned:
         on_stuck=lambda reason: write_summary(contract.STALLED, f"{reason}, {beacon.position.describe()}"),
     ) if in_main_thread else None
     try:
+        if tracked:
+            summarize_best(tracker, settings.monitor, settings.mode)
         for lg in loggers:
             lg.log_hyperparams(redact({**config, "architecture": architecture}))
         trainer.fit(module, datamodule=planned.datamodule, ckpt_path=settings.resume)

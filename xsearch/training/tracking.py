@@ -1,4 +1,5 @@
-"""Experiment tracking: W&B (online when credentials exist, offline otherwise), a metrics CSV, or nothing.
+"""Experiment tracking: the `logger` group's Lightning loggers; W&B (online when credentials exist, offline
+otherwise) gets xsearch's care: one W&B run per run even across a resume, the best value as its summary.
 
 Secrets never reach a tracker: configs are passed through `redact` first, and
 the W&B API key is only ever read by wandb itself from its usual places.
@@ -11,32 +12,69 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from pytorch_lightning.loggers import CSVLogger, Logger, WandbLogger
+import pytorch_lightning as pl
+from hydra.utils import instantiate
+from pytorch_lightning.loggers import Logger, WandbLogger
 
 from xsearch import contract
 from xsearch.redact import redact
-from xsearch.settings.logger import LoggerSettings, clean_wandb_mode_env, wandb_mode
+from xsearch.settings.logger import LoggerSettings, clean_wandb_mode_env, is_wandb, wandb_mode
+
+CHECKPOINT_KEY = "wandb_run_id"  # in a Lightning checkpoint: the W&B run it was saved in
 
 # The run directory already holds config.yaml; the CSV logger only ever writes its own two files there.
 warnings.filterwarnings("ignore", message=r"Experiment logs directory .* exists and is not empty")
 
 
-def build_loggers(settings: LoggerSettings, run_dir: Path, *, name: str) -> list[Logger]:
-    if settings.name == "none":
-        return []
-    # The metrics CSV lands at <run_dir>/metrics.csv.
-    loggers: list[Logger] = [CSVLogger(save_dir=str(run_dir), name="", version="")]
-    if settings.name == "wandb":
-        clean_wandb_mode_env()
-        loggers.append(WandbLogger(
-            project=settings.project, entity=settings.entity, group=settings.group, job_type=settings.job_type,
-            tags=list(settings.tags), name=name, save_dir=str(run_dir), mode=wandb_mode(settings.mode),
-        ))
+def build_loggers(settings: LoggerSettings, run_dir: Path, *, name: str,
+                  resumed_id: str | None = None) -> list[Logger]:
+    """The `logger` group's entries, instantiated (no W&B run starts yet). Left null, `save_dir` is the run's
+    folder; a W&B entry also gets the variant's name, its mode `auto` resolved, and the id of the run a
+    checkpoint was saved in (the same W&B run continues)."""
+    loggers: list[Logger] = []
+    for entry in settings.entries.values():
+        arguments = dict(entry)
+        if arguments.get("save_dir") is None:
+            arguments["save_dir"] = str(run_dir)
+        if is_wandb(entry):
+            clean_wandb_mode_env()
+            arguments["mode"] = wandb_mode(arguments.get("mode", "auto"))
+            arguments["name"] = arguments.get("name") or name
+            if resumed_id is not None and arguments.get("id") is None:
+                arguments.update(id=resumed_id, resume="allow")
+        loggers.append(instantiate(arguments, _convert_="all"))
     return loggers
+
+
+def summarize_best(logger: WandbLogger, monitor: str, mode: str) -> None:
+    """The W&B summary of `monitor` becomes its best epoch (max or min), the value a sweep's Optuna study
+    records, instead of the last epoch's. Starts the W&B run: call it once training is about to begin."""
+    logger.experiment.define_metric(monitor, summary=mode)
 
 
 def wandb_logger(loggers: list[Logger]) -> WandbLogger | None:
     return next((lg for lg in loggers if isinstance(lg, WandbLogger)), None)
+
+
+class RememberRun(pl.Callback):
+    """Keeps the W&B run's id in every checkpoint, so a run resumed from one continues that W&B run."""
+
+    def __init__(self, logger: WandbLogger) -> None:
+        self.logger = logger
+
+    def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
+                           checkpoint: dict[str, Any]) -> None:
+        checkpoint[CHECKPOINT_KEY] = self.logger.version
+
+
+def resumed_run_id(checkpoint: str | None) -> str | None:
+    """The W&B run a checkpoint was saved in (None for none, or a checkpoint saved without W&B)."""
+    if checkpoint is None:
+        return None
+    import torch
+
+    # Memory-mapped: the weights are not read, only the small dictionary around them.
+    return torch.load(checkpoint, map_location="cpu", weights_only=False, mmap=True).get(CHECKPOINT_KEY)
 
 
 def wandb_run_info() -> dict[str, Any] | None:
@@ -57,7 +95,10 @@ def finish_wandb(*, status: str, reason: str | None = None) -> None:
     run = wandb.run
     if run is None:
         return
-    run.summary["state"] = status
+    # `status`, not `state`: W&B's own run state is a column of its runs table, which a summary key would shadow.
+    run.summary["status"] = status
     if reason is not None:
         run.summary["failure_reason"] = redact(reason)
+    if status == contract.INTERRUPTED:  # stopped from outside, resumable: W&B shows it as preempted, not failed
+        run.mark_preempting()
     wandb.finish(exit_code=1 if status in contract.UNFINISHED else 0)

@@ -1,45 +1,108 @@
 #!/usr/bin/env bash
-# Every GPU figure docs/BENCHMARKS.md asks for, in one run, for when a GPU is available:
+# Every GPU measurement in one prepared run, for when a GPU is available (an NVIDIA H200: 15 minutes in all,
+# machine start included, at most 10 per command). The default steps are sized for 5 minutes of wall time
+# (docs/BENCHMARKS.md, "The GPU run"), leaving room for a rerun, which continues the same studies.
 #
-#   bash benchmarks/gpu.sh                      # on the GPU machine (sized for ~6 min on an H200); tables in $OUT/gpu.txt
-#   SMOKE=1 DEVICE=cpu bash benchmarks/gpu.sh   # here, in a minute: checks every step but compile runs
+#   bash benchmarks/gpu_wheels.sh               # here, once: the wheels that machine lacks (benchmarks/wheels/)
+#   WHEELS=benchmarks/wheels DATA=cifar10-jpeg.tar.gz RESULTS_DIR=$OUT bash benchmarks/gpu.sh        # there
+#   SMOKE=1 DEVICE=cpu WHEELS=... DATA=tiny.tar.gz RESULTS_DIR=... bash benchmarks/gpu.sh  # CI: every step, tiny
 #
-# Train step against timm's legacy_xception at 299x299, batch 64: fp32, bf16-mixed, bf16 + channels_last,
-# bf16 + channels_last + torch.compile; then the spectrum's cost against speed at full width. Needs torch,
-# timm and the repository on PYTHONPATH, which the H200 image has (it lacks Hydra, so the script needs no
-# `python -m xsearch`). Each step has its own time limit, so one that hangs costs the rest nothing.
+# Steps (STEPS, default "install data packing study"; "model" adds the training step against timm), each with
+# its own time limit, so one that hangs or runs long costs the rest nothing; everything they print goes to
+# $RESULTS_DIR/gpu.txt:
+#   install  the wheels into a folder of their own (pip --no-index --no-deps --target), first on PYTHONPATH
+#   data     the CIFAR-10 JPEG tarball (train/<class>/*.jpg, test/<class>/*.jpg) extracted
+#   model    fp32, bf16, bf16 + channels_last (+ compile on a GPU) against timm, then the spectrum's cost (the
+#            smoke run keeps fp32 and bf16 + channels_last: the flags' paths, at a third less CI time)
+#   packing  aggregate training images/s at 1, 2, 4, 8, 16 workers on the one device (benchmarks/packing.py)
+#   study    separability on the whole of CIFAR-10 at the best worker count, then residual and activation
+# The reports (summary.md, PNGs, trials.csv, results.json, every trial's summary.json) are packed into
+# $RESULTS_DIR/reports.tar.gz: the results folder brings back at most 8 files.
 set -uo pipefail
 
-out=${OUT:-gpu-results}
-mkdir -p "$out"
-log="$out/gpu.txt"
-export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+results=${RESULTS_DIR:-${OUT:-gpu-results}}
+work=${WORK:-/tmp/xsearch-gpu}
 device=${DEVICE:-cuda}
 python=${PYTHON:-python3}
-if [ -n "${SMOKE:-}" ]; then
-  size=(--smoke); spectrum=(--smoke)
+steps=" ${STEPS:-install data packing study} "
+mkdir -p "$results" "$work"
+results=$(cd "$results" && pwd)
+log="$results/gpu.txt"
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+data="$work/cifar10-jpeg"
+accelerator=$([ "$device" = cpu ] && echo cpu || echo gpu)
+
+if [ -n "${SMOKE:-}" ]; then  # seconds per step on a CPU: checks every step runs, measures nothing
+  size=(--smoke --rounds 1); spectrum=(--smoke); packing=(--smoke); workers=2
+  tiny=(+trainer.limit_train_batches=2 +trainer.limit_val_batches=1 data.batch_size=16 model.width=0.125
+        model.middle_depth=1 model.budget=null sweep.n_trials=2)  # a study's first 2 trials, each 2 batches
+  epochs=1; limits=(60 120 120 60 60)  # seconds: data, packing, separability, residual, activation
 else
-  size=(--size 299 --batch 64 --warmup 5 --steps 20); spectrum=(--size 299 --batch 32 --width 1.0 --depth 8)
+  size=(--size 299 --batch 64 --warmup 5 --steps 20 --rounds 2); spectrum=(--size 299 --batch 32 --width 1.0 --depth 8)
+  packing=(--workers 1 2 4 8 16); workers=""; tiny=()
+  # The 5-minute budget (docs/BENCHMARKS.md, "The GPU run"): data, packing, separability, residual, activation,
+  # 285 s in all, with install (under 15 s) 300 s at most.
+  epochs=4; limits=(15 80 110 35 45)
 fi
 
 step() {  # step SECONDS COMMAND...: run it with a limit, keep its output in the log
   local limit=$1; shift
   echo "== $*" | tee -a "$log"
-  timeout "$limit" "$@" 2>&1 | tee -a "$log"
+  timeout -k 20 "$limit" "$@" 2>&1 | tee -a "$log"  # a sweep stops cleanly on the TERM; KILL 20 s later
   local code=${PIPESTATUS[0]}
   [ "$code" -eq 0 ] || echo "!! exit $code (124: over ${limit} s)" | tee -a "$log"
+  return "$code"
 }
+wants() { [[ "$steps" == *" $1 "* ]]; }
 
 { date -u; nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>/dev/null; } | tee "$log"
-step 60 "$python" -c "import torch, timm; print('torch', torch.__version__, 'timm', timm.__version__,
-      torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU')"
-step 120 "$python" benchmarks/model.py --device "$device" "${size[@]}" --rounds 2
-step 120 "$python" benchmarks/model.py --device "$device" "${size[@]}" --rounds 2 --bf16
-step 120 "$python" benchmarks/model.py --device "$device" "${size[@]}" --rounds 2 --bf16 --channels-last
-if [ "$device" = cpu ]; then  # inductor compiles C++ for minutes on a small CPU: the smoke run leaves it out
-  echo "== skipped on the CPU: --compile" | tee -a "$log"
-else
-  step 240 "$python" benchmarks/model.py --device "$device" "${size[@]}" --rounds 1 --bf16 --channels-last --compile
+
+if wants install; then
+  deps="$work/site"
+  mkdir -p "$deps"
+  step 15 "$python" -m pip install --quiet --no-index --no-deps --upgrade --target "$deps" "${WHEELS:?WHEELS=<folder of wheels> (benchmarks/gpu_wheels.sh makes it)}"/*.whl
+  export PYTHONPATH="$deps:$PYTHONPATH"
 fi
-step 120 "$python" benchmarks/spectrum.py --device "$device" "${spectrum[@]}"
+step 30 "$python" -c "import torch, pytorch_lightning, hydra, optuna, sqlalchemy, xsearch.app
+print('torch', torch.__version__, 'lightning', pytorch_lightning.__version__, 'hydra', hydra.__version__,
+      'optuna', optuna.__version__, torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU')"
+
+if wants data; then
+  mkdir -p "$data"
+  step "${limits[0]}" tar -xzf "${DATA:?DATA=<the CIFAR-10 JPEG tarball>}" -C "$data"
+  echo "images: $(find "$data/train" -name '*.jpg' | wc -l) train, $(find "$data/test" -name '*.jpg' | wc -l) test" | tee -a "$log"
+fi
+
+if wants model; then
+  step 120 "$python" benchmarks/model.py --device "$device" "${size[@]}"
+  [ -n "${SMOKE:-}" ] || step 120 "$python" benchmarks/model.py --device "$device" "${size[@]}" --bf16
+  step 120 "$python" benchmarks/model.py --device "$device" "${size[@]}" --bf16 --channels-last
+  if [ "$device" = cpu ]; then  # inductor compiles C++ for minutes on a small CPU: the smoke run leaves it out
+    echo "== skipped on the CPU: --compile" | tee -a "$log"
+  else
+    step 240 "$python" benchmarks/model.py --device "$device" "${size[@]}" --bf16 --channels-last --compile --rounds 1
+  fi
+  step 120 "$python" benchmarks/spectrum.py --device "$device" "${spectrum[@]}"
+fi
+
+common=(data=imagefolder_memory "data.root=$data" "data.cache_dir=$work/cache" logger=csv
+        "trainer.accelerator=$accelerator" "trainer.max_epochs=$epochs")
+if wants packing; then
+  step "${limits[1]}" "$python" benchmarks/packing.py --data-root "$data" --device "$device" "${packing[@]}" \
+    --out "$work/sweeps/packing" --json "$results/packing.json" --set "data.cache_dir=$work/cache"
+  # The study uses the best worker count the scan found (one per GPU where there is no scan).
+  [ -n "$workers" ] || workers=$("$python" -c "import json; print(json.load(open('$results/packing.json'))['best']['workers'])" 2>/dev/null || echo 1)
+fi
+
+if wants study; then
+  i=2
+  for sweep in separability residual activation; do
+    step "${limits[$i]}" "$python" -m xsearch "+sweep=$sweep" "sweep.name=${sweep}_cifar10jpeg_gpu" \
+      "sweep.dir=$work/sweeps/$sweep" "sweep.workers=${workers:-1}" "${common[@]}" "${tiny[@]}"
+    i=$((i + 1))
+  done
+  (cd "$work" && tar -czf "$results/reports.tar.gz" --ignore-failed-read sweeps/*/report sweeps/*/results.* \
+    sweeps/*/trials/*/summary.json 2>/dev/null)
+  echo "== reports: $results/reports.tar.gz ($(du -h "$results/reports.tar.gz" | cut -f1))" | tee -a "$log"
+fi
 echo "== done: $log" | tee -a "$log"

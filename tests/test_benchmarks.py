@@ -1,8 +1,14 @@
 """Each benchmark runs end to end at its smallest size. Speed is the benchmarks' business, not the tests'."""
 
+import base64
+import hashlib
+import json
 import os
+import random
 import re
 import sys
+import tarfile
+import zipfile
 from pathlib import Path
 
 import processes
@@ -53,15 +59,65 @@ def test_overhead_benchmark_prints_both_trial_starts_and_the_ratio():
     assert re.search(r"ratio xsearch / fresh interpreter overhead: \d+\.\d{3}", out)
 
 
-def test_the_gpu_script_runs_every_step_and_keeps_its_tables(tmp_path):
-    # On the CPU at its smallest size: what will run when a GPU is available, checked before it spends GPU time.
-    # Its first table is benchmarks/model.py's CPU smoke run (fp32 against timm).
-    env = {**os.environ, "SMOKE": "1", "DEVICE": "cpu", "PYTHON": sys.executable, "OUT": str(tmp_path)}
+def probe_wheel(folder: Path) -> Path:
+    """A one-module wheel, built by hand (offline): what the script's install step puts on PYTHONPATH."""
+    files = {"gpu_probe/__init__.py": b"INSTALLED = True\n",
+             "gpu_probe-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: gpu-probe\nVersion: 1.0\n",
+             "gpu_probe-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
+                                              b"Tag: py3-none-any\n"}
+    record = "".join(f"{name},sha256={base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()},"
+                     f"{len(data)}\n" for name, data in files.items()) + "gpu_probe-1.0.dist-info/RECORD,,\n"
+    path = folder / "gpu_probe-1.0-py3-none-any.whl"
+    folder.mkdir(parents=True)
+    with zipfile.ZipFile(path, "w") as wheel:
+        for name, data in {**files, "gpu_probe-1.0.dist-info/RECORD": record.encode()}.items():
+            wheel.writestr(name, data)
+    return path
+
+
+def jpeg_tarball(path: Path, classes: int = 10, train: int = 6, test: int = 3) -> Path:
+    """A CIFAR-10-shaped JPEG folder, tiny: train/<class>/*.jpg and test/<class>/*.jpg, 32x32, tarred."""
+    from PIL import Image
+
+    source = path.parent / "jpegs"
+    generator = random.Random(0)
+    for split, count in (("train", train), ("test", test)):
+        for label in range(classes):
+            folder = source / split / f"class{label}"
+            folder.mkdir(parents=True)
+            for index in range(count):
+                color = tuple(generator.randrange(256) for _ in range(3))
+                Image.new("RGB", (32, 32), color).save(folder / f"{index:04d}.jpg")
+    with tarfile.open(path, "w:gz") as tar:
+        for split in ("train", "test"):
+            tar.add(source / split, arcname=split)
+    return path
+
+
+def test_the_gpu_script_runs_every_step_on_a_small_jpeg_folder(tmp_path):
+    # On the CPU at its smallest size: what will run when a GPU is available, checked before it spends GPU time:
+    # the wheels installed, the tarball extracted, the model tables, the packing scan, three real sweeps, and
+    # the reports packed into the results folder.
+    results, work = tmp_path / "results", tmp_path / "work"
+    env = {**os.environ, "SMOKE": "1", "DEVICE": "cpu", "PYTHON": sys.executable, "RESULTS_DIR": str(results),
+           "WORK": str(work), "WHEELS": str(probe_wheel(tmp_path / "wheels").parent),
+           "DATA": str(jpeg_tarball(tmp_path / "tiny-jpeg.tar.gz")), "STEPS": "install data model packing study"}
     processes.run(["bash", str(BENCHMARKS / "gpu.sh")], check=True, timeout=600, env=env)
-    log = (tmp_path / "gpu.txt").read_text()
-    assert "!! exit" not in log
-    assert len(re.findall(r"ratio xsearch / timm legacy_xception \(median of \d rounds\): \d+\.\d{3}", log)) == 3
-    for precision in ("fp32, channels_last=False", "bf16-mixed, channels_last=False", "bf16-mixed, channels_last=True"):
+    log = (results / "gpu.txt").read_text()
+    assert "!! exit" not in log, log[-3000:]
+    assert (work / "site" / "gpu_probe" / "__init__.py").is_file()  # installed with --target, not into site-packages
+    assert "images: 60 train, 30 test" in log
+    assert len(re.findall(r"ratio xsearch / timm legacy_xception \(median of \d rounds\): \d+\.\d{3}", log)) == 2
+    for precision in ("fp32, channels_last=False", "bf16-mixed, channels_last=True"):  # bf16 alone: on a GPU
         assert f"{precision}, compile=False" in log
     assert "skipped on the CPU: --compile" in log  # compiling takes minutes here; on the GPU it is the 4th table
     assert re.search(r"^segments=depthwise\s", log, re.MULTILINE)
+    packing = json.loads((results / "packing.json").read_text())
+    assert [r["workers"] for r in packing["rows"]] == [1, 2] and all(r["images_per_s"] > 0 for r in packing["rows"])
+    with tarfile.open(results / "reports.tar.gz") as tar:
+        names = set(tar.getnames())
+    for sweep in ("separability", "residual", "activation"):
+        assert {f"sweeps/{sweep}/report/summary.md", f"sweeps/{sweep}/report/trials.csv",
+                f"sweeps/{sweep}/results.json"} <= names, sorted(names)
+        assert any(n.startswith(f"sweeps/{sweep}/report/") and n.endswith(".png") for n in names)
+    assert len(list(results.iterdir())) <= 8  # what a results folder brings back

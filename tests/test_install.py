@@ -73,6 +73,9 @@ def test_logger_csv_sweeps_without_wandb_installed(tmp_path):
     (["+sweep=residual", "sweep.storage=postgresql://me@127.0.0.1:1/none"], ["psycopg"],
      "xsearch: config error: sweep.storage='postgresql://me@127.0.0.1:1/none' needs the database driver psycopg, "
      "which is not installed: pip install 'xsearch[postgres]'"),
+    (["+sweep=nas", "sweep.sampler.name=cmaes"], ["cmaes"],
+     "xsearch: config error: sweep.sampler (optuna.samplers.CmaEsSampler) needs cmaes, which is not installed: "
+     "pip install cmaes"),
     (["hydra/launcher=slurm", "+sweep=residual", "sweep.job=0", "--multirun"],
      ["hydra_plugins.hydra_submitit_launcher"],
      "xsearch: config error: hydra/launcher=slurm needs hydra_submitit_launcher, which is not installed: "
@@ -84,6 +87,13 @@ def test_a_missing_extra_is_one_line_naming_the_install(tmp_path, args, modules,
     assert out.returncode == 2, out.stdout[-3000:] + out.stderr[-3000:]
     assert message in out.stderr and "Traceback" not in out.stderr, out.stderr[-3000:]
     assert not (tmp_path / "run" / "summary.json").exists() and not (tmp_path / "sweeps").exists()
+
+
+def test_without_the_slurm_extra_hydra_starts_without_complaining_about_the_launcher_plugin(tmp_path):
+    # Hydra imports every plugin module when it starts; xsearch's launcher must import without submitit's.
+    out = processes.xsearch("--help", cwd=tmp_path, env=without("hydra_plugins.hydra_submitit_launcher"), timeout=60)
+    assert out.returncode == 0 and "xsearch" in out.stdout
+    assert "Error importing" not in out.stderr and "incompatible" not in out.stderr, out.stderr[-2000:]
 
 
 def test_the_hiding_of_packages_these_tests_rely_on_works():

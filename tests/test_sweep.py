@@ -10,6 +10,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+import yaml
 from optuna.trial import TrialState
 
 import processes
@@ -249,17 +250,21 @@ def test_a_pruner_prunes_trials_that_trail_and_any_optuna_sampler_or_pruner_come
 
 
 def test_early_stopping_from_the_callbacks_group_ends_a_trial_complete_with_its_best_value(tmp_path):
-    # An improvement must exceed 1.0 of accuracy, which none can: the callback stops the trial after its second
-    # epoch (the first sets the best), well before max_epochs.
-    args = ["+sweep=residual", "sweep.name=early", "sweep.n_trials=1", "callbacks=early_stopping",
-            "callbacks.early_stopping.patience=1", "callbacks.early_stopping.min_delta=1.0", "trainer.max_epochs=5",
+    # The sweep minimizes val/loss, and the callback's `${monitor}` follows the sweep's objective: an improvement
+    # must exceed 1.0 of loss, which none does after the first epoch (the first sets the best), so the callback
+    # stops the trial after its second epoch, well before max_epochs.
+    args = ["+sweep=residual", "sweep.name=early", "sweep.n_trials=1", "sweep.objectives=[val/loss]",
+            "callbacks=early_stopping", "callbacks.early_stopping.patience=1", "callbacks.early_stopping.min_delta=1.0",
+            "trainer.max_epochs=5",
             f"sweep.dir={tmp_path}", *[a for a in TINY if not a.startswith("trainer.max_epochs")]]
     out = processes.xsearch(*args, timeout=300)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     trial = load(tmp_path, "early").trials[0]
     summary = json.loads((tmp_path / "trials" / "0" / "summary.json").read_text())
     assert trial.state == TrialState.COMPLETE and summary["status"] == "completed" and summary["epochs"] == 2
-    assert trial.value == max(e["val/acc"] for e in summary["history"]) == summary["best"]["val/acc"]
+    assert trial.value == min(e["val/loss"] for e in summary["history"]) == summary["best"]["val/loss"]
+    stopping = yaml.safe_load((tmp_path / "trials" / "0" / "trial.yaml").read_text())["callbacks"]["early_stopping"]
+    assert (stopping["monitor"], stopping["mode"]) == ("val/loss", None)  # mode: the metric's direction, min
 
 
 def test_plain_hydra_multirun_runs_one_job_per_value(tmp_path):

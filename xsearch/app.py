@@ -14,6 +14,7 @@ import importlib.util
 import os
 import signal
 import sys
+import threading
 from pathlib import Path
 from typing import NoReturn
 
@@ -74,7 +75,11 @@ def finish_fast(code: int | str | None) -> NoReturn:
     if isinstance(code, str):  # sys.exit("message"): the message on stderr, status 1
         print(code, file=sys.stderr)
         code = 1
-    atexit._run_exitfuncs()  # what a normal exit runs before finalizing; CPython's own (multiprocessing uses it)
+    # What a normal exit runs before finalizing, in its order: threads' exit hooks and joining non-daemon
+    # threads (a ThreadPoolExecutor's workers, an async checkpoint write), then the atexit handlers. Both are
+    # CPython's own functions, the ones its finalization calls.
+    threading._shutdown()
+    atexit._run_exitfuncs()
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0 if code is None else code)
@@ -118,7 +123,7 @@ def main(cfg: DictConfig) -> float | None:
         if "sweep" in cfg and link is None:
             from xsearch.sweep.launch import run_sweep
 
-            tracked = bool(LoggerSettings.from_node(OmegaConf.to_container(cfg.logger)).wandb)
+            tracked = bool(LoggerSettings.from_node(OmegaConf.to_container(cfg.logger, resolve=True)).wandb)
             return run_sweep(cfg, lambda root, url, study: write_report(root, url, study, wandb=tracked))
         config = OmegaConf.to_container(cfg, resolve=True)
         settings = load_settings(config)

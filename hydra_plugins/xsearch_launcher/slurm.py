@@ -8,14 +8,18 @@ from pathlib import Path
 
 from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, JobStatus
-from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
-from hydra_plugins.hydra_submitit_launcher.submitit_launcher import SlurmLauncher
 from omegaconf import OmegaConf
+
+try:  # the [slurm] extra; Hydra imports every plugin module at start, so without it this one defines nothing
+    from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
+    from hydra_plugins.hydra_submitit_launcher.submitit_launcher import SlurmLauncher
+except ImportError:  # the class below is then a plain one Hydra does not register, and `hydra/launcher=slurm`
+    SlurmLauncher = None  # says which install it needs (xsearch.app.cli)
 
 EXECUTOR_KEYS = ("submitit_folder", "max_num_timeout")  # given to the executor itself, not as job parameters
 
 
-class StudySlurmLauncher(SlurmLauncher):
+class StudySlurmLauncher(SlurmLauncher or object):
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         import submitit
 

@@ -23,7 +23,15 @@ OPTIONAL = {
     "NeptuneLogger": ("neptune", "pip install neptune"),
     "RichProgressBar": ("rich", "pip install rich"),
     "RichModelSummary": ("rich", "pip install rich"),
+    "CmaEsSampler": ("cmaes", "pip install cmaes"),
 }
+
+
+def check_installed(key: str, entry: Mapping[str, Any]) -> None:
+    """A ConfigError naming the install when the entry's class needs a package that is not installed."""
+    needed = OPTIONAL.get(class_name(entry))
+    if needed is not None and importlib.util.find_spec(needed[0]) is None:
+        raise ConfigError(f"{key} ({entry['_target_']}) needs {needed[0]}, which is not installed: {needed[1]}")
 
 
 def class_name(entry: Mapping[str, Any]) -> str:
@@ -51,10 +59,7 @@ def entries(group: str, node: Any) -> dict[str, dict[str, Any]]:
 
 def resolve(group: str, name: str, entry: Mapping[str, Any], base: type) -> type:
     """The entry's class, imported and checked to be a `base`."""
-    needed = OPTIONAL.get(class_name(entry))
-    if needed is not None and importlib.util.find_spec(needed[0]) is None:
-        raise ConfigError(f"{group}.{name} ({entry['_target_']}) needs {needed[0]}, which is not installed: "
-                          f"{needed[1]}")
+    check_installed(f"{group}.{name}", entry)
     from hydra.utils import get_class
 
     try:

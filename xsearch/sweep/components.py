@@ -15,6 +15,7 @@ import optuna
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 
+from xsearch.settings.targets import check_installed
 from xsearch.validate import ConfigError
 
 GRID = "grid"
@@ -50,6 +51,7 @@ def build(kind: str, node: Mapping[str, Any], table: Mapping[str, str | None], b
     """The Optuna object the node names, with its arguments (nested `_target_`s too, e.g. a PatientPruner's
     wrapped pruner)."""
     path = target(kind, node, table)
+    check_installed(f"sweep.{kind}", {"_target_": path})  # e.g. CMA-ES's own package, before any trial is asked
     try:
         built = instantiate({"_target_": path, **arguments(node)}, _convert_="all")
     except InstantiationException as error:  # no such class, or an argument it does not take

@@ -44,8 +44,11 @@ def prepare(cfg: DictConfig) -> tuple[dict[str, Any], SweepSettings]:
     if missing:
         raise ConfigError(f"{', '.join(missing)} not set: a sweep needs a name and a space, "
                           "e.g. sweep.name=mine '+sweep.space.model.segments=[1,4]' (see conf/sweep/)")
+    settings = SweepSettings.from_mapping(OmegaConf.to_container(cfg.sweep, resolve=True))
+    # Trials report the first objective; set before resolving, so `${monitor}` (a callback's) follows it too.
+    cfg.monitor = settings.objectives[0]
     values = OmegaConf.to_container(cfg, resolve=True)
-    settings = SweepSettings.from_mapping(values.pop("sweep"))
+    values.pop("sweep")
     if settings.storage is not None and not is_journal(settings.storage):
         check_url(settings.storage)  # a missing database driver, before the sweep's folder is made
     load_settings(values)  # the base config must be valid before any trial is asked for

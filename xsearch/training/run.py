@@ -63,7 +63,7 @@ def train(settings: Settings, config: dict[str, Any], run_dir: Path, *, planned:
                             compile=settings.compile)
     trainer_kwargs = settings.trainer_kwargs()
     loggers = build_loggers(settings.logger, run_dir, name=run_name(model_cfg),
-                            resumed_id=resumed_run_id(settings.resume))
+                            resumed_id=resumed_run_id(settings.logger, settings.resume))
     meter = EpochMeter(print_lines=not trainer_kwargs["enable_progress_bar"])
     beacon = Beacon(progress_file)
     stopper, *resuming = preemption.callbacks(run_dir)

@@ -67,14 +67,18 @@ class RememberRun(pl.Callback):
         checkpoint[CHECKPOINT_KEY] = self.logger.version
 
 
-def resumed_run_id(checkpoint: str | None) -> str | None:
-    """The W&B run a checkpoint was saved in (None for none, or a checkpoint saved without W&B)."""
-    if checkpoint is None:
+def resumed_run_id(settings: LoggerSettings, checkpoint: str | None) -> str | None:
+    """The W&B run to continue: the one an interrupted run's checkpoint (`interrupted.ckpt`) was saved in. Any
+    other checkpoint (a finished run's best.ckpt, a fine-tune's start) opens a new run, as does one that cannot
+    be read here (Lightning then says why when it loads it)."""
+    if checkpoint is None or not settings.wandb or Path(checkpoint).name != contract.CHECKPOINT:
         return None
     import torch
 
-    # Memory-mapped: the weights are not read, only the small dictionary around them.
-    return torch.load(checkpoint, map_location="cpu", weights_only=False, mmap=True).get(CHECKPOINT_KEY)
+    try:  # memory-mapped: the weights are not read, only the small dictionary around them
+        return torch.load(checkpoint, map_location="cpu", weights_only=False, mmap=True).get(CHECKPOINT_KEY)
+    except Exception:
+        return None
 
 
 def wandb_run_info() -> dict[str, Any] | None:

@@ -113,6 +113,20 @@ def test_invalid_sweeps_are_rejected_before_any_trial(override, message):
     assert message in str(error.value)
 
 
+def test_a_pruner_with_a_nested_target_is_built_from_command_line_overrides():
+    import optuna
+    from omegaconf import OmegaConf
+
+    config = OmegaConf.to_container(composed(
+        "+sweep=depth_width", "sweep.pruner._target_=optuna.pruners.PatientPruner", "+sweep.pruner.patience=2",
+        "+sweep.pruner.wrapped_pruner={_target_:optuna.pruners.MedianPruner,n_startup_trials:3}",
+        "~sweep.pruner.n_warmup_steps", "~sweep.pruner.n_startup_trials"), resolve=True)
+    pruner = SweepSettings.from_mapping(config["sweep"]).build_pruner()
+    assert isinstance(pruner, optuna.pruners.PatientPruner) and pruner._patience == 2
+    assert isinstance(pruner._wrapped_pruner, optuna.pruners.MedianPruner)
+    assert pruner._wrapped_pruner._n_startup_trials == 3
+
+
 def test_a_sweep_left_without_a_space_says_what_is_missing():
     from xsearch.sweep.launch import run_sweep
 

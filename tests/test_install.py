@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 import processes
+from conftest import TINY as CONFTEST_TINY
 
 ROOT = Path(__file__).resolve().parents[1]
 UNINSTALLED = ROOT / "tests" / "uninstalled"  # its sitecustomize hides the packages XSEARCH_TEST_UNINSTALLED names
-TINY = ["trainer.max_epochs=1", "+trainer.limit_train_batches=2", "+trainer.limit_val_batches=1",
-        "model.width=0.125", "model.middle_depth=1", "data.batch_size=16", "model.budget=null"]
+TINY = [a for a in CONFTEST_TINY if not a.startswith("logger")]  # each test names its logger
 
 
 def without(*modules: str) -> dict[str, str]:

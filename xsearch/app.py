@@ -103,7 +103,8 @@ def write_report(root: Path, url: str, study: str, *, wandb: bool) -> None:
 
 @hydra.main(version_base="1.3", config_path=str(contract.config_dir()), config_name="config")
 def main(cfg: DictConfig) -> float | None:
-    if "sweep" in cfg and contract.TRIAL_ENV not in os.environ:  # a sweep's driver, not one of its trials
+    driving = "sweep" in cfg and contract.TRIAL_ENV not in os.environ  # a sweep's driver, not one of its trials
+    if driving:
         from xsearch.sweep import forking
 
         if cfg.sweep.get("fork_trials", True) and forking.forkable(cfg.trainer):
@@ -120,7 +121,7 @@ def main(cfg: DictConfig) -> float | None:
     if link is not None:  # the sweep's watchdog asks a stalled trial where it is stuck before killing it
         faulthandler.register(signal.SIGQUIT, all_threads=True)
     try:
-        if "sweep" in cfg and link is None:
+        if driving:
             from xsearch.sweep.launch import run_sweep
 
             tracked = bool(LoggerSettings.from_node(OmegaConf.to_container(cfg.logger, resolve=True)).wandb)

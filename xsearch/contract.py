@@ -21,6 +21,11 @@ OBJECTIVES = {**EPOCH_METRICS, **COST_METRICS}
 ACCURACY = "val/acc"  # the y of every accuracy plot
 LIGHTNING_MODES = {"maximize": "max", "minimize": "min"}  # a direction as Lightning's `mode` spells it
 
+
+def lightning_mode(metric: str) -> str:
+    """Lightning's `mode` for an epoch metric: max or min."""
+    return LIGHTNING_MODES[EPOCH_METRICS[metric]]
+
 # --- How a run ended: the `status` of its summary.json ---
 COMPLETED = "completed"
 PRUNED = "pruned"  # stopped early by a sweep's pruner

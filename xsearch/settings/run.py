@@ -70,7 +70,7 @@ class Settings:
     @property
     def mode(self) -> str:
         """Lightning's word for the monitored metric's direction: max or min."""
-        return contract.LIGHTNING_MODES[contract.EPOCH_METRICS[self.monitor]]
+        return contract.lightning_mode(self.monitor)
 
     def on_gpu(self) -> bool:
         accelerator = self.trainer.get("accelerator", "auto")
@@ -141,7 +141,7 @@ def load_settings(cfg: DictConfig | Mapping[str, Any]) -> Settings:
             if entry.get("monitor") not in contract.EPOCH_METRICS:
                 raise ConfigError(f"callbacks.{name}.mode=null needs a monitor of {', '.join(contract.EPOCH_METRICS)}"
                                   f" (got {entry.get('monitor')!r}): set callbacks.{name}.mode=max or min")
-            entry["mode"] = contract.LIGHTNING_MODES[contract.EPOCH_METRICS[entry["monitor"]]]
+            entry["mode"] = contract.lightning_mode(entry["monitor"])
     return validate.from_mapping(Settings, {
         "model": model, "budget": budget, "data": data_settings(values["data"]),
         "optim": OptimSettings.from_mapping(values["optim"]), "trainer": _trainer(values["trainer"]),

@@ -30,12 +30,13 @@ def retry_of(trial: FrozenTrial) -> int | None:
 
 def retried_numbers(trials: list[FrozenTrial]) -> dict[int, str]:
     """Trial number -> why it was retried, for every trial that has a queued or finished copy."""
-    return {retry_of(t): t.user_attrs.get(contract.RETRY_REASON, "") for t in trials if retry_of(t) is not None}
+    return {original: t.user_attrs.get(contract.RETRY_REASON, "") for t in trials
+            if (original := retry_of(t)) is not None}
 
 
 def retry_copies(trials: list[FrozenTrial]) -> dict[int, int]:
     """Trial number -> the number of the copy that re-ran it."""
-    return {retry_of(t): t.number for t in trials if retry_of(t) is not None}
+    return {original: t.number for t in trials if (original := retry_of(t)) is not None}
 
 
 def state_counts(states: list[str]) -> dict[str, int]:

@@ -52,7 +52,7 @@ class SweepSettings:
         validate.boolean("sweep.fork_trials", self.fork_trials)
         validate.boolean("sweep.longest_first", self.longest_first)
         components.target("sampler", self.sampler, components.SAMPLERS)  # a bad name first, before what it implies
-        components.target("pruner", self.pruner, components.PRUNERS)
+        pruner = self.build_pruner()  # checked and built once here
         object.__setattr__(self, "objectives", tuple(self.objectives))
         # Queued trials are written like the space (nested, or with dotted keys) and stored flat.
         object.__setattr__(self, "enqueue", tuple(flatten(point) for point in self.enqueue))
@@ -69,7 +69,7 @@ class SweepSettings:
                               f"valid: {', '.join(contract.COST_METRICS)}")
         for key, value in self.limits.items():
             validate.number(f"sweep.limits.{key}", value, low=0, low_open=True, optional=True)
-        if len(self.objectives) > 1 and components.prunes(self.pruner):
+        if len(self.objectives) > 1 and not isinstance(pruner, optuna.pruners.NopPruner):
             raise ConfigError("sweep.pruner must be none with several objectives: Optuna prunes single-objective "
                               "studies only")
         space = self.search_space()  # validates every entry
@@ -86,7 +86,6 @@ class SweepSettings:
         elif self.n_trials is None:
             raise ConfigError("sweep.n_trials=None is invalid: expected an integer >= 1 (only a grid has a "
                               "natural size)")
-        self.build_pruner()
         self.build_sampler()
 
     @classmethod

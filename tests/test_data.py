@@ -16,9 +16,9 @@ from sklearn.datasets import load_digits
 
 from xsearch.data import DATASETS, DataError, build_datamodule, data_settings
 from xsearch.data.augment import random_flip, random_shift
-from xsearch.data.digits import split_indices
 from xsearch.data.memory import EpochOrder
 from xsearch.data.normalization import CIFAR10_STATS
+from xsearch.data.splits import stratified_carve, tensor_identity
 from xsearch.settings.presets import preset
 from xsearch.validate import ConfigError
 
@@ -72,29 +72,37 @@ def test_digits_size_sets_the_side_and_dataset_normalization_centres_them():
     assert abs(images.mean().item()) < 0.01 and abs(images.std().item() - 1) < 0.01
 
 
-def test_digits_split_is_disjoint_stratified_and_sized_by_val_fraction():
+def test_a_carve_is_disjoint_stratified_sized_by_its_fraction_and_fixed_by_its_seed():
     labels = torch.from_numpy(load_digits().target)
-    train, val = split_indices(labels, val_fraction=0.25, seed=0)
-    assert len(val) == math.ceil(0.25 * 1797) and len(train) == 1797 - len(val)
-    assert not set(train.tolist()) & set(val.tolist())
-    assert sorted(train.tolist() + val.tolist()) == list(range(1797))
-    val_share = torch.bincount(labels[val], minlength=10) / torch.bincount(labels, minlength=10)
-    assert ((val_share - 0.25).abs() < 0.02).all()
-    again, other = split_indices(labels, val_fraction=0.25, seed=0), split_indices(labels, val_fraction=0.25, seed=1)
-    assert torch.equal(again[1], val) and not torch.equal(other[1], val)
+    kept, held = stratified_carve(labels, 0.25, seed=0, what="data.val_fraction")
+    counts = torch.bincount(labels, minlength=10)
+    assert torch.equal(torch.bincount(labels[held], minlength=10), torch.round(0.25 * counts).long())
+    assert sorted(kept.tolist() + held.tolist()) == list(range(1797))
+    assert not set(kept.tolist()) & set(held.tolist())
+    again, other = (stratified_carve(labels, 0.25, seed=s, what="x")[1] for s in (0, 1))
+    assert torch.equal(again, held) and not torch.equal(other, held)
 
 
-def test_digits_split_is_the_same_whatever_the_training_seed():
-    first = ready(data(val_fraction=0.25), seed=1).splits
-    again = ready(data(val_fraction=0.25), seed=99).splits
-    assert len(first.val_labels) == math.ceil(0.25 * 1797)
-    for key in ("train_images", "val_images", "train_labels", "val_labels"):
+def test_digits_train_choose_and_score_on_three_disjoint_parts_whatever_the_training_seed():
+    first = ready(data(test_fraction=0.2, val_fraction=0.1), seed=1).splits
+    again = ready(data(test_fraction=0.2, val_fraction=0.1), seed=99).splits
+    sizes = (len(first.train_labels), len(first.val_labels), len(first.test_labels))
+    assert sum(sizes) == 1797 and abs(sizes[2] - 0.2 * 1797) <= 10 and abs(sizes[1] - 0.1 * 1797) <= 10
+    rows = {name: {bytes(image.numpy()) for image in getattr(first, f"{name}_images")}
+            for name in ("train", "val", "test")}
+    assert not rows["train"] & rows["val"] and not rows["train"] & rows["test"] and not rows["val"] & rows["test"]
+    for key in ("train_images", "val_images", "test_images", "test_labels"):
         assert torch.equal(getattr(first, key), getattr(again, key))
+    record = first.record.as_dict()
+    assert record["shared"] is False and record["test"] == sizes[2] and record["carves"]["test"]["seed"] == 0
+    assert record["image_set"] == tensor_identity(first.test_images, first.test_labels)
 
 
-def test_a_val_fraction_that_leaves_nothing_to_train_on_names_the_key():
+def test_fractions_that_leave_nothing_to_train_on_name_the_key():
     with pytest.raises(ConfigError, match=r"data\.val_fraction=0\.9999"):
         ready(data(val_fraction=0.9999))
+    with pytest.raises(ConfigError, match=r"data\.val_fraction=0\.5 is invalid: .*data\.test_fraction=0\.5"):
+        data(val_fraction=0.5, test_fraction=0.5)
 
 
 def test_too_large_a_batch_for_the_training_set_names_batch_size():
@@ -139,11 +147,18 @@ def test_two_ranks_get_disjoint_equal_shards(num_samples, shuffle):
 
 
 def test_datamodule_shards_by_the_trainers_rank():
-    loaders = [ready(data(batch_size=16), rank=rank, world_size=2).train_dataloader() for rank in (0, 1)]
-    assert len(loaders[0]) == len(loaders[1]) == (1437 // 2) // 16
+    modules = [ready(data(batch_size=16), rank=rank, world_size=2) for rank in (0, 1)]
+    loaders = [m.train_dataloader() for m in modules]
+    train = len(modules[0].splits.train_labels)
+    assert len(loaders[0]) == len(loaders[1]) == (train // 2) // 16
     assert not set(loaders[0].sampler.indices().tolist()) & set(loaders[1].sampler.indices().tolist())
-    val = [ready(data(), rank=rank, world_size=2).val_dataloader() for rank in (0, 1)]
-    assert sum(len(v.sampler) for v in val) == 360 and len(val[0]) == len(val[1])
+    val = [m.val_dataloader() for m in modules]  # in step: the odd sample out is left out
+    assert sum(len(v.sampler) for v in val) == len(modules[0].splits.val_labels) // 2 * 2
+    assert len(val[0]) == len(val[1])
+    # Scoring takes every image once, rank r images r, r + 2, ...: the scorer puts them back in order.
+    scoring = [m.scoring_dataloader().sampler.indices().tolist() for m in modules]
+    tests = len(modules[0].splits.test_labels)
+    assert scoring[0] == list(range(0, tests, 2)) and scoring[1] == list(range(1, tests, 2))
 
 
 class TinyClassifier(pl.LightningModule):
@@ -252,12 +267,17 @@ def test_fake_cifar_loads_channel_major_uint8_with_its_labels(tmp_path, hundred)
                                            normalize="none", batch_size=4))
     assert (module.num_classes, module.channels, module.size) == (100 if hundred else 10, 3, 32)
     module.setup("fit")
-    assert module.splits.train_images.dtype == torch.uint8 and len(module.splits.train_images) == 20
-    images, labels = all_batches(module.val_dataloader())
+    splits = module.splits
+    # val is carved out of the 20 training samples (a tenth of each class, at least one); the test batch scores.
+    kept, carved = len(splits.train_labels), len(splits.val_labels)
+    assert splits.train_images.dtype == torch.uint8 and kept + carved == 20 and carved >= 1
+    assert module.split_record.val_from.startswith("carved from the training batches")
+    assert module.split_record.test_from == ("test" if hundred else "test_batch")
+    images, labels = all_batches(module.scoring_dataloader())
     assert images.shape == (6, 3, 32, 32) and labels.tolist() == [(20 + i) % module.num_classes for i in range(6)]
     assert torch.allclose(images[0, :, 5, 7], torch.tensor([30.0, 40.0, 50.0]) / 255)
     batch, _ = next(iter(module.train_dataloader()))
-    assert batch.shape == (4, 3, 32, 32) and len(module.train_dataloader()) == 5
+    assert batch.shape == (4, 3, 32, 32) and len(module.train_dataloader()) == kept // 4
 
 
 def test_cifar_normalization_modes(tmp_path):
@@ -265,7 +285,7 @@ def test_cifar_normalization_modes(tmp_path):
     raw = torch.tensor([30.0, 40.0, 50.0]) / 255
     for mode, expected in (("dataset", (raw - torch.tensor(CIFAR10_STATS[0])) / torch.tensor(CIFAR10_STATS[1])),
                            ("inception", raw * 2 - 1), ("none", raw)):
-        images, _ = all_batches(ready(data(name="cifar10", root=root, normalize=mode)).val_dataloader())
+        images, _ = all_batches(ready(data(name="cifar10", root=root, normalize=mode)).scoring_dataloader())
         assert torch.allclose(images[0, :, 0, 0], expected, atol=1e-6), mode
 
 
@@ -311,7 +331,7 @@ def test_relative_root_is_resolved(tmp_path, monkeypatch):
 
 def test_download_with_the_files_present_fetches_nothing_and_loads(tmp_path):
     module = ready(data(name="cifar10", root=str(fake_cifar(tmp_path)), download=True))
-    assert len(module.splits.val_labels) == 6
+    assert len(module.splits.test_labels) == 6
 
 
 def test_a_corrupt_cifar_batch_names_the_file(tmp_path):
@@ -390,6 +410,9 @@ def test_image_folder_counts_classes_and_yields_sized_batches(tmp_path):
     val_images, val_labels = all_batches(module.val_dataloader())
     assert val_images.shape == (6, 3, 32, 32) and sorted(val_labels.tolist()) == [0, 0, 1, 1, 2, 2]
     assert len(module.train_dataloader()) == 2  # 9 images, batches of 4, the partial one dropped
+    # No test/: val/ chooses and scores, and the record says so.
+    assert module.split_record.shared and module.split_record.test_from == "val/"
+    assert len(all_batches(module.scoring_dataloader())[1]) == 6
 
 
 def test_image_folder_with_different_classes_names_both_lists(tmp_path):
@@ -415,7 +438,7 @@ def test_image_folder_checks_num_classes_and_layout(tmp_path):
 
 def test_synthetic_follows_channels_classes_and_sample_counts():
     module = build_datamodule(data(name="synthetic", channels=5, num_classes=7, size=12, batch_size=16,
-                                           train_samples=64, val_samples=20))
+                                           train_samples=64, val_samples=20, test_samples=10))
     assert (module.num_classes, module.channels, module.size) == (7, 5, 12)
     module.setup("fit")
     images, labels = all_batches(module.train_dataloader())
@@ -423,6 +446,7 @@ def test_synthetic_follows_channels_classes_and_sample_counts():
     assert len(set(labels.tolist())) == 7
     val_images, _ = all_batches(module.val_dataloader())
     assert val_images.shape == (20, 5, 12, 12)
+    assert all_batches(module.scoring_dataloader())[0].shape == (10, 5, 12, 12)
     assert abs(images.mean().item()) < 0.05 and abs(images.std().item() - 1) < 0.05
     again = ready(data(name="synthetic", channels=5, num_classes=7, size=12, train_samples=64,
                                val_samples=20), seed=3)
@@ -435,15 +459,16 @@ def test_an_image_folder_is_decoded_once_cached_and_trained_from_memory(tmp_path
     root = image_folder(tmp_path / "set", ["cat", "dog", "eel"], ["cat", "dog", "eel"])
     (root / "val").rename(root / "test")  # CIFAR-10's layout: train/ and test/
     settings = data(name="imagefolder_memory", root=str(root), size=16, batch_size=4, normalize="none",
-                    augment=False, cache_dir=str(tmp_path / "cache"))
+                    augment=False, cache_dir=str(tmp_path / "cache"), val_fraction=0.3)
     module = ready(settings)
     assert (module.num_classes, module.channels, module.size) == (3, 3, 16)
     said = capsys.readouterr().out
-    assert "decoding 9 training and 6 validation images" in said
-    assert "validating on test/ (6 images), as there is no val/" in said
+    assert "decoding the images of" in said and "(9 in train/, 6 in test/)" in said
+    assert "6 training images, 3 choosing (carved from train/), 6 scoring (test/)" in said
     splits = module.splits
-    assert splits.train_images.dtype == torch.uint8 and splits.train_images.shape == (9, 3, 16, 16)
-    assert splits.train_labels.tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2]  # ImageFolder's order of classes
+    assert splits.train_images.dtype == torch.uint8 and splits.train_images.shape == (6, 3, 16, 16)
+    assert splits.train_labels.tolist() == [0, 0, 1, 1, 2, 2]  # ImageFolder's order of classes, one of each carved
+    assert sorted(splits.val_labels.tolist()) == [0, 1, 2] and splits.test_labels.tolist() == [0, 0, 1, 1, 2, 2]
     red = splits.train_images[0, :, 8, 8].tolist()
     assert red[0] > 150 and red[1] < 80 and red[2] < 80  # the cat's colour, decoded as RGB
     images, labels = next(iter(module.train_dataloader()))
@@ -454,7 +479,7 @@ def test_an_image_folder_is_decoded_once_cached_and_trained_from_memory(tmp_path
     assert torch.equal(again.splits.val_images, splits.val_images)
     assert list((tmp_path / "cache").glob("*.pt")) == [cache]
     Image.new("RGB", (40, 36), (1, 2, 3)).save(root / "train" / "cat" / "9.png")  # the folder changed
-    assert ready(settings).splits.train_images.shape[0] == 10
+    assert len(ready(settings).splits.train_labels) + len(ready(settings).splits.val_labels) == 10
 
 
 def test_the_image_folder_statistics_are_the_training_pixels_exactly(tmp_path):
@@ -467,10 +492,16 @@ def test_the_image_folder_statistics_are_the_training_pixels_exactly(tmp_path):
     assert mean == pytest.approx(expected_mean, abs=1e-12) and std == pytest.approx(expected_std, abs=1e-12)
 
 
-def test_a_streamed_image_folder_validates_on_test_when_there_is_no_val(tmp_path):
+def test_a_streamed_image_folder_carves_val_out_of_train_and_scores_on_test(tmp_path):
     root = image_folder(tmp_path, ["cat", "dog"], ["cat", "dog"])
     (root / "val").rename(root / "test")
-    module = build_datamodule(data(name="imagefolder", root=str(root), size=16, batch_size=2, num_workers=0))
-    assert module.val_split == "test"
+    module = build_datamodule(data(name="imagefolder", root=str(root), size=16, batch_size=2, num_workers=0,
+                                   val_fraction=0.3))
     module.setup("fit")
-    assert len(module.val_set) == 4
+    record = module.split_record
+    assert (record.train, record.val, record.test) == (4, 2, 4) and not record.shared
+    assert record.val_from == "carved from train/" and record.carves["val"]["images"] == 2
+    carved = {module.val_set.dataset.samples[i][0] for i in module.val_set.indices}
+    kept = {module.train_set.dataset.samples[i][0] for i in module.train_set.indices}
+    assert not carved & kept and all("/train/" in path for path in carved)
+    assert len(all_batches(module.scoring_dataloader())[1]) == 4

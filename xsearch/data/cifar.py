@@ -17,9 +17,10 @@ import numpy as np
 import torch
 
 from xsearch import validate
-from xsearch.data.module import InMemoryDataModule, InMemorySource, TensorSplits
+from xsearch.data.module import InMemoryDataModule, InMemorySource, TensorSplits, carved_splits
 from xsearch.data.normalization import CIFAR10_STATS, CIFAR100_STATS, Stats
 from xsearch.data.settings import DataError, InMemorySettings
+from xsearch.data.splits import check_fraction
 
 SIDE = 32
 PIXELS = 3 * SIDE * SIDE  # one row of `data`, channel-major
@@ -32,7 +33,7 @@ class CifarLayout:
     title: str
     folder: str
     train_files: tuple[str, ...]
-    val_files: tuple[str, ...]
+    test_files: tuple[str, ...]
     label_key: str
     num_classes: int
     stats: Stats
@@ -44,11 +45,11 @@ class CifarLayout:
 
 LAYOUTS = {
     "cifar10": CifarLayout(title="CIFAR-10", folder="cifar-10-batches-py",
-                           train_files=tuple(f"data_batch_{i}" for i in range(1, 6)), val_files=("test_batch",),
+                           train_files=tuple(f"data_batch_{i}" for i in range(1, 6)), test_files=("test_batch",),
                            label_key="labels", num_classes=10, stats=CIFAR10_STATS,
                            files_shown="data_batch_1..5,test_batch"),
     "cifar100": CifarLayout(title="CIFAR-100", folder="cifar-100-python", train_files=("train",),
-                            val_files=("test",), label_key="fine_labels", num_classes=100, stats=CIFAR100_STATS,
+                            test_files=("test",), label_key="fine_labels", num_classes=100, stats=CIFAR100_STATS,
                             files_shown="train,test"),
 }
 
@@ -57,9 +58,13 @@ LAYOUTS = {
 class CifarSettings(InMemorySettings):
     root: str  # the directory holding torchvision's layout (cifar-10-batches-py/ or cifar-100-python/)
     download: bool  # let torchvision fetch the files into root first
+    val_fraction: float  # share of the training images carved out for choosing; the test batch scores
+    split_seed: int  # fixes the carve, independent of the training seed
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        check_fraction("data.val_fraction", self.val_fraction)
+        validate.integer("data.split_seed", self.split_seed, low=0)
         layout = LAYOUTS[self.name]
         object.__setattr__(self, "root", self._root(self.root, required=f"the directory holding torchvision's "
                                                                         f"layout {layout.describe()} (with "
@@ -75,13 +80,14 @@ def cifar_datamodule(settings: CifarSettings, *, seed: int) -> InMemoryDataModul
     if not settings.download:
         check_present(root, layout)  # at construction, so a wrong root fails before any model is built
     source = InMemorySource(num_classes=layout.num_classes, channels=3, shift_fraction=SHIFT_FRACTION, flip=True,
-                            load=functools.partial(load_cifar, root, layout),
+                            load=functools.partial(load_cifar, root, layout, val_fraction=settings.val_fraction,
+                                                   split_seed=settings.split_seed),
                             fetch=functools.partial(fetch_cifar, root, layout) if settings.download else None)
     return InMemoryDataModule(settings=settings, source=source, seed=seed)
 
 
 def missing_files(root: Path, layout: CifarLayout) -> list[str]:
-    return [name for name in layout.train_files + layout.val_files if not (root / layout.folder / name).is_file()]
+    return [name for name in layout.train_files + layout.test_files if not (root / layout.folder / name).is_file()]
 
 
 def check_present(root: Path, layout: CifarLayout) -> None:
@@ -103,12 +109,14 @@ def fetch_cifar(root: Path, layout: CifarLayout) -> None:
     dataset_class(str(root), train=True, download=True)
 
 
-def load_cifar(root: Path, layout: CifarLayout) -> TensorSplits:
+def load_cifar(root: Path, layout: CifarLayout, *, val_fraction: float, split_seed: int) -> TensorSplits:
     check_present(root, layout)
     train_images, train_labels = read_files(root, layout, layout.train_files)
-    val_images, val_labels = read_files(root, layout, layout.val_files)
-    return TensorSplits(train_images=train_images, train_labels=train_labels, val_images=val_images,
-                        val_labels=val_labels, stats=layout.stats)
+    test_images, test_labels = read_files(root, layout, layout.test_files)
+    return carved_splits(images=train_images, labels=train_labels, test_images=test_images, test_labels=test_labels,
+                         stats=lambda _: layout.stats, fraction=val_fraction, seed=split_seed,
+                         source=f"the training batches ({layout.files_shown.rsplit(',', 1)[0]})",
+                         test_from=layout.test_files[0])
 
 
 def read_files(root: Path, layout: CifarLayout, names: tuple[str, ...]) -> tuple[torch.Tensor, torch.Tensor]:

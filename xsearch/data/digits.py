@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from xsearch import validate
-from xsearch.data.module import InMemoryDataModule, InMemorySource, TensorSplits
+from xsearch.data.module import InMemoryDataModule, InMemorySource, TensorSplits, carved_splits
 from xsearch.data.normalization import channel_stats
 from xsearch.data.settings import InMemorySettings
+from xsearch.data.splits import carve_record, check_fraction, stratified_carve
 from xsearch.validate import bad
 
 NUM_CLASSES = 10
@@ -24,25 +23,31 @@ SHIFT_FRACTION = 2 / 32
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class DigitsSettings(InMemorySettings):
-    val_fraction: float  # share held out for validation
-    split_seed: int  # fixes the split, independent of the training seed
+    test_fraction: float  # share of all digits held out for scoring
+    val_fraction: float  # share of all digits held out for choosing (epoch, pruning, the sweep's objective)
+    split_seed: int  # fixes both carves, independent of the training seed
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        validate.number("data.val_fraction", self.val_fraction, low=0, high=1, low_open=True, high_open=True)
+        check_fraction("data.test_fraction", self.test_fraction)
+        check_fraction("data.val_fraction", self.val_fraction)
+        if self.test_fraction + self.val_fraction >= 1:
+            raise bad("data.val_fraction", self.val_fraction, f"a share that, with data.test_fraction="
+                      f"{self.test_fraction}, leaves digits to train on (the two add up to less than 1)")
         validate.integer("data.split_seed", self.split_seed, low=0)
 
 
-
 def digits_datamodule(settings: DigitsSettings, *, seed: int) -> InMemoryDataModule:
-    load = functools.partial(load_digit_splits, size=settings.input_size, val_fraction=settings.val_fraction,
-                             split_seed=settings.split_seed)
+    load = functools.partial(load_digit_splits, size=settings.input_size, test_fraction=settings.test_fraction,
+                             val_fraction=settings.val_fraction, split_seed=settings.split_seed)
     source = InMemorySource(num_classes=NUM_CLASSES, channels=1, shift_fraction=SHIFT_FRACTION, flip=False,
                             load=load)
     return InMemoryDataModule(settings=settings, source=source, seed=seed)
 
 
-def load_digit_splits(*, size: int, val_fraction: float, split_seed: int) -> TensorSplits:
+def load_digit_splits(*, size: int, test_fraction: float, val_fraction: float, split_seed: int) -> TensorSplits:
+    """Three stratified parts fixed by `split_seed` alone: the test images first, out of all of them, then val out
+    of the rest, each its share of the whole set."""
     # Imported here so that runs on other datasets neither need scikit-learn nor pay for importing it.
     from sklearn.datasets import load_digits
 
@@ -52,25 +57,12 @@ def load_digit_splits(*, size: int, val_fraction: float, split_seed: int) -> Ten
     images = F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False,
                            antialias=size < images.shape[-1])
     labels = torch.from_numpy(bunch.target).long()
-    train, val = split_indices(labels, val_fraction=val_fraction, seed=split_seed)
-    return TensorSplits(train_images=images[train], train_labels=labels[train], val_images=images[val],
-                        val_labels=labels[val], stats=channel_stats(images[train]))
-
-
-def split_indices(labels: torch.Tensor, *, val_fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """A held-out split fixed by `seed` alone, so every run with the same settings scores on the same images.
-
-    Stratified (each class in the same share on both sides) whenever both sides
-    are big enough to hold every class, plain random otherwise.
-    """
-    from sklearn.model_selection import train_test_split
-
-    total = len(labels)
-    val_count = math.ceil(val_fraction * total)
-    if val_count >= total:
-        raise bad("data.val_fraction", val_fraction, f"a share of the {total} digits that leaves some to train on")
-    classes = len(torch.unique(labels))
-    stratify = labels.numpy() if min(val_count, total - val_count) >= classes else None
-    train, val = train_test_split(np.arange(total), test_size=val_count, stratify=stratify,
-                                  random_state=seed % 2**32)
-    return torch.from_numpy(np.sort(train)), torch.from_numpy(np.sort(val))
+    rest, test = stratified_carve(labels, test_fraction, seed=split_seed, what="data.test_fraction")
+    source = f"all {len(labels)} digits"
+    splits = carved_splits(images=images[rest], labels=labels[rest], test_images=images[test],
+                           test_labels=labels[test], stats=channel_stats, fraction=val_fraction / (1 - test_fraction),
+                           seed=split_seed, source=f"the {len(rest)} digits left after the test carve",
+                           test_from=f"carved from {source}")
+    record = dataclasses.replace(splits.record, carves={
+        "test": carve_record(source, test_fraction, split_seed, len(test)), **splits.record.carves})
+    return dataclasses.replace(splits, record=record)

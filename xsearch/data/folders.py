@@ -1,12 +1,16 @@
-"""The layout every image-folder dataset shares: <root>/train/<class>/ and a validation split beside it.
+"""The layout every image-folder dataset shares: <root>/train/<class>/ and held-out folders beside it.
 
-The validation split is <root>/val/ when there is one, else <root>/test/ (CIFAR-10 and others ship as
-train/ and test/); which one a run uses is printed and is in its summary. Checked when a datamodule is built,
-before any model, so a wrong root fails at once, naming what was expected.
+Which folder plays which role (xsearch/data/splits.py):
+- train/, val/ and test/: val/ chooses, test/ scores;
+- train/ and test/ (CIFAR-10 as files, and others): val is carved out of train/, test/ scores;
+- train/ and val/ (ImageNet's layout): val/ both chooses and scores, and the run's record says so.
+
+Checked when a datamodule is built, before any model, so a wrong root fails at once, naming what was expected.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -14,26 +18,40 @@ from torchvision.datasets.folder import IMG_EXTENSIONS
 
 from xsearch.data.settings import DataError
 
-VALIDATION_SPLITS = ("val", "test")
-LAYOUT = ("<root>/train/<class>/*.png|jpg and <root>/val/<class>/* (or <root>/test/<class>/*), with the same "
-          "class folders in both")
+LAYOUT = ("<root>/train/<class>/*.png|jpg and <root>/test/<class>/* and/or <root>/val/<class>/*, with the same "
+          "class folders in each")
 SHOWN_CLASSES = 20  # longer class lists are cut in messages
 
 
-def validation_split(root: Path) -> str:
-    """`val` if the root has that folder, else `test`."""
-    for split in VALIDATION_SPLITS:
-        if (root / split).is_dir():
-            return split
-    raise DataError(f"data.root={root}: neither {root / 'val'} nor {root / 'test'} is a directory; expected {LAYOUT}")
+@dataclasses.dataclass(frozen=True)
+class Roles:
+    """The folders a root has for choosing and scoring."""
+
+    choose: str | None  # "val", or None: carved out of train/
+    score: str  # "test", or "val" when there is no test/ (then shared with choosing)
+
+    @property
+    def folders(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(f for f in ("train", self.choose, self.score) if f is not None))
 
 
-def checked_root(root: Path) -> tuple[str, list[str]]:
-    """The validation split's name and the class names, once the layout is checked."""
+def roles(root: Path) -> Roles:
+    has_val, has_test = (root / "val").is_dir(), (root / "test").is_dir()
+    if not (has_val or has_test):
+        raise DataError(f"data.root={root}: neither {root / 'val'} nor {root / 'test'} is a directory; "
+                        f"expected {LAYOUT}")
+    return Roles(choose="val" if has_val else None, score="test" if has_test else "val")
+
+
+def checked_root(root: Path) -> tuple[Roles, list[str]]:
+    """The folders' roles and the class names, once the layout is checked."""
     if not (root / "train").is_dir():
         raise DataError(f"data.root={root}: {root / 'train'} is not a directory; expected {LAYOUT}")
-    split = validation_split(root)
-    return split, matching_classes(root, split)
+    found = roles(root)
+    classes = None
+    for folder in found.folders[1:]:
+        classes = matching_classes(root, folder)
+    return found, classes
 
 
 def class_folders(split: Path) -> list[str]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset, Subset
 from torchvision import transforms
 from torchvision.datasets import ImageFolder
 
@@ -19,6 +19,7 @@ from xsearch import validate
 from xsearch.data.folders import LAYOUT, check_class_count, checked_root
 from xsearch.data.normalization import IMAGENET_STATS, mean_std
 from xsearch.data.settings import DataError, DataSettings
+from xsearch.data.splits import SplitRecord, carve_record, check_fraction, listing_identity, stratified_carve
 
 # Evaluation resizes to side / 0.875 before the centre crop, the usual ImageNet ratio.
 RESIZE_RATIO = 1.14
@@ -27,10 +28,12 @@ CHANNELS = 3  # every image is decoded as RGB
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class ImageFolderSettings(DataSettings):
-    root: str  # the directory holding train/ and val/ (or test/)
+    root: str  # the directory holding train/ and test/ and/or val/
     augment: bool  # RandomResizedCrop + horizontal flip; off: resize + centre crop
     num_workers: int  # DataLoader worker processes decoding images
     num_classes: int | None  # null: the number of class folders; if set, must equal it
+    val_fraction: float  # share of train/ carved out for choosing when there is test/ but no val/
+    split_seed: int  # fixes the carve, independent of the training seed
 
     NATIVE_SIZE = 299  # the paper's input
 
@@ -40,6 +43,8 @@ class ImageFolderSettings(DataSettings):
         validate.boolean("data.augment", self.augment)
         validate.integer("data.num_workers", self.num_workers, low=0)
         validate.integer("data.num_classes", self.num_classes, low=1, optional=True)
+        check_fraction("data.val_fraction", self.val_fraction)
+        validate.integer("data.split_seed", self.split_seed, low=0)
 
 
 
@@ -50,18 +55,44 @@ class ImageFolderDataModule(pl.LightningDataModule):
         self.seed = seed
         self.root = Path(settings.root)
         # Checked now, not in setup(), so a wrong root fails before any model is built.
-        self.val_split, self.classes = checked_root(self.root)
+        self.roles, self.classes = checked_root(self.root)
         check_class_count(settings.num_classes, self.classes, self.root)
         self.num_classes = len(self.classes)
         self.channels = CHANNELS
         self.size = settings.input_size
-        self.train_set: ImageFolder | None = None
-        self.val_set: ImageFolder | None = None
+        self.train_set: Dataset | None = None
+        self.val_set: Dataset | None = None
+        self.test_set: ImageFolder | None = None
+        self.record: SplitRecord | None = None
 
     def setup(self, stage: str | None = None) -> None:
-        if self.train_set is None:
-            self.train_set = open_split(self.root / "train", image_transform(self.settings, train=True))
-            self.val_set = open_split(self.root / self.val_split, image_transform(self.settings, train=False))
+        if self.train_set is not None:
+            return
+        evaluate = image_transform(self.settings, train=False)
+        train = open_split(self.root / "train", image_transform(self.settings, train=True))
+        self.test_set = open_split(self.root / self.roles.score, evaluate)
+        identity = listing_identity((str(Path(path).relative_to(self.root)), label)
+                                    for path, label in self.test_set.samples)
+        if self.roles.choose is None:  # val carved out of train/, seen through the evaluation transform
+            kept, held = stratified_carve(torch.tensor(train.targets), self.settings.val_fraction,
+                                          seed=self.settings.split_seed, what="data.val_fraction")
+            self.train_set = Subset(train, kept.tolist())
+            self.val_set = Subset(open_split(self.root / "train", evaluate), held.tolist())
+            carves = {"val": carve_record("train/", self.settings.val_fraction, self.settings.split_seed, len(held))}
+            val_from = "carved from train/"
+        else:
+            self.train_set, carves, val_from = train, {}, f"{self.roles.choose}/"
+            self.val_set = self.test_set if self.roles.choose == self.roles.score else open_split(
+                self.root / self.roles.choose, evaluate)
+        self.record = SplitRecord(train=len(self.train_set), val=len(self.val_set), test=len(self.test_set),
+                                  val_from=val_from, test_from=f"{self.roles.score}/", image_set=identity,
+                                  carves=carves)
+
+    @property
+    def split_record(self) -> SplitRecord:
+        if self.record is None:
+            raise RuntimeError("setup() must run before the splits are known")
+        return self.record
 
     def train_dataloader(self) -> DataLoader:
         if self.train_set is not None and len(self.train_set) < self.settings.batch_size:
@@ -75,7 +106,14 @@ class ImageFolderDataModule(pl.LightningDataModule):
     def val_dataloader(self) -> DataLoader:
         return self._loader(self.val_set, shuffle=False)
 
-    def _loader(self, dataset: ImageFolder | None, *, shuffle: bool,
+    def scoring_dataloader(self) -> DataLoader:
+        """This rank's share of the scoring images, every one scored once: image r, r + W, ... on rank r of W."""
+        if self.test_set is None:
+            raise RuntimeError("setup() must run before a dataloader is requested")
+        rank, world_size = (0, 1) if self.trainer is None else (self.trainer.global_rank, self.trainer.world_size)
+        return self._loader(Subset(self.test_set, range(rank, len(self.test_set), world_size)), shuffle=False)
+
+    def _loader(self, dataset: Dataset | None, *, shuffle: bool,
                 generator: torch.Generator | None = None) -> DataLoader:
         if dataset is None:
             raise RuntimeError("setup() must run before a dataloader is requested")

@@ -1,10 +1,11 @@
 """An image folder small enough for memory (CIFAR-10 as JPEG files, say), decoded once and trained from memory.
 
-The first run decodes every image into one uint8 tensor per split, at the side the run trains at (`data.size`,
-32 when null; images of another size are resized), and caches
-it (with the labels, the class names and the per-channel statistics) in `data.cache_dir`; later runs, and
-every trial of a sweep, load that file in a second or two. From there it trains like CIFAR: batches cut from
-memory (on the GPU when training there), shifted and flipped a batch at a time.
+The first run decodes every image into one uint8 tensor per folder, at the side the run trains at (`data.size`,
+32 when null; images of another size are resized), and caches them (with the labels) in `data.cache_dir`; later
+runs, and every trial of a sweep, load that file in a second or two. Which folder trains, chooses and scores is
+xsearch/data/folders.py's rule; a carve out of train/ is made after loading, so it never changes the cache. From
+there it trains like CIFAR: batches cut from memory (on the GPU when training there), shifted and flipped a batch
+at a time.
 
 The cache is keyed by the folder's path, the side, and every image's name, size and modification time, so a
 changed folder is decoded again. It is written to a temporary file and renamed, so trials that decode at the
@@ -24,24 +25,29 @@ from PIL import Image
 from torchvision.datasets.folder import IMG_EXTENSIONS
 
 from xsearch import validate
-from xsearch.data.folders import LAYOUT, check_class_count, checked_root
-from xsearch.data.module import InMemoryDataModule, InMemorySource, TensorSplits
+from xsearch.data.folders import LAYOUT, Roles, check_class_count, checked_root
+from xsearch.data.module import InMemoryDataModule, InMemorySource, TensorSplits, carved_splits
 from xsearch.data.settings import DataError, InMemorySettings
+from xsearch.data.splits import SplitRecord, check_fraction, listing_identity
 
-CACHE_VERSION = 1  # bump when the cached format changes
+CACHE_VERSION = 2  # bump when the cached format changes
 SHIFT_FRACTION = 4 / 32  # CIFAR's padding 4 at 32 pixels, scaled with the side
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class ImageFolderMemorySettings(InMemorySettings):
-    root: str  # the directory holding train/ and val/ (or test/)
+    root: str  # the directory holding train/ and test/ and/or val/
     num_classes: int | None  # null: the number of class folders; if set, must equal it
     cache_dir: str | None  # where decoded folders are kept; null: $XDG_CACHE_HOME/xsearch or ~/.cache/xsearch
+    val_fraction: float  # share of train/ carved out for choosing when there is test/ but no val/
+    split_seed: int  # fixes the carve, independent of the training seed
 
     def __post_init__(self) -> None:
         super().__post_init__()
         object.__setattr__(self, "root", self._root(self.root, required=f"a directory laid out as {LAYOUT}"))
         validate.integer("data.num_classes", self.num_classes, low=1, optional=True)
+        check_fraction("data.val_fraction", self.val_fraction)
+        validate.integer("data.split_seed", self.split_seed, low=0)
 
 
     @property
@@ -53,10 +59,10 @@ class ImageFolderMemorySettings(InMemorySettings):
 
 def imagefolder_memory_datamodule(settings: ImageFolderMemorySettings, *, seed: int) -> InMemoryDataModule:
     root = Path(settings.root)
-    split, classes = checked_root(root)  # now, so a wrong root fails before any model is built
+    found, classes = checked_root(root)  # now, so a wrong root fails before any model is built
     check_class_count(settings.num_classes, classes, root)
     source = InMemorySource(num_classes=len(classes), channels=3, shift_fraction=SHIFT_FRACTION, flip=True,
-                            load=lambda: load_cached(root, split, classes, settings))
+                            load=lambda: load_splits(root, found, classes, settings))
     return InMemoryDataModule(settings=settings, source=source, seed=seed)
 
 
@@ -77,28 +83,50 @@ def cache_key(root: Path, side: int, files: list[tuple[Path, int]]) -> str:
     return digest.hexdigest()[:24]
 
 
-def load_cached(root: Path, split: str, classes: list[str], settings: ImageFolderMemorySettings) -> TensorSplits:
-    train_files, val_files = listing(root, "train", classes), listing(root, split, classes)
-    path = settings.cache / f"imagefolder-{cache_key(root, settings.input_size, train_files + val_files)}.pt"
+def load_cached(root: Path, files: dict[str, list[tuple[Path, int]]],
+                settings: ImageFolderMemorySettings) -> dict[str, dict[str, torch.Tensor]]:
+    """{folder: {"images": uint8 [N, 3, side, side], "labels": int64 [N]}} for each folder's `files`, decoded once
+    and cached."""
+    folders = list(files)
+    every = [item for folder in folders for item in files[folder]]
+    path = settings.cache / f"imagefolder-{cache_key(root, settings.input_size, every)}.pt"
     if path.is_file():
-        stored = torch.load(path, weights_only=True)
+        return torch.load(path, weights_only=True)
+    counts = ", ".join(f"{len(files[f])} in {f}/" for f in folders)
+    print(f"xsearch data: decoding the images of {root} once ({counts}), into {path}", flush=True)
+    stored = {folder: {"images": decode(files[folder], settings.input_size),
+                       "labels": torch.tensor([label for _, label in files[folder]], dtype=torch.int64)}
+              for folder in folders}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    torch.save(stored, partial)
+    partial.replace(path)
+    return stored
+
+
+def load_splits(root: Path, found: Roles, classes: list[str], settings: ImageFolderMemorySettings) -> TensorSplits:
+    files = {folder: listing(root, folder, classes) for folder in found.folders}
+    stored = load_cached(root, files, settings)
+    train, score = stored["train"], stored[found.score]
+    identity = listing_identity((str(path.relative_to(root)), label) for path, label in files[found.score])
+    if found.choose is None:
+        splits = carved_splits(images=train["images"], labels=train["labels"], test_images=score["images"],
+                               test_labels=score["labels"], stats=uint8_channel_stats,
+                               fraction=settings.val_fraction, seed=settings.split_seed, source="train/",
+                               test_from=f"{found.score}/")
+        splits = dataclasses.replace(splits, record=dataclasses.replace(splits.record, image_set=identity))
     else:
-        print(f"xsearch data: decoding {len(train_files)} training and {len(val_files)} validation images of "
-              f"{root} once, into {path}", flush=True)
-        train, val = decode(train_files, settings.input_size), decode(val_files, settings.input_size)
-        stored = {"train_images": train, "train_labels": torch.tensor([label for _, label in train_files]),
-                  "val_images": val, "val_labels": torch.tensor([label for _, label in val_files]),
-                  "stats": torch.tensor(uint8_channel_stats(train))}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        torch.save(stored, partial)
-        partial.replace(path)
-    print(f"xsearch data: {root}: {len(stored['train_labels'])} training images, validating on {split}/ "
-          f"({len(stored['val_labels'])} images)" + ("" if split == "val" else ", as there is no val/"), flush=True)
-    mean, std = stored["stats"].tolist()
-    return TensorSplits(train_images=stored["train_images"], train_labels=stored["train_labels"],
-                        val_images=stored["val_images"], val_labels=stored["val_labels"],
-                        stats=(tuple(mean), tuple(std)))
+        choose = stored[found.choose]
+        record = SplitRecord(train=len(train["labels"]), val=len(choose["labels"]), test=len(score["labels"]),
+                             val_from=f"{found.choose}/", test_from=f"{found.score}/", image_set=identity)
+        splits = TensorSplits(train_images=train["images"], train_labels=train["labels"],
+                              val_images=choose["images"], val_labels=choose["labels"], test_images=score["images"],
+                              test_labels=score["labels"], stats=uint8_channel_stats(train["images"]), record=record)
+    record = splits.record
+    shared = ", which also score: there is no test/" if record.shared else ""
+    print(f"xsearch data: {root}: {record.train} training images, {record.val} choosing ({record.val_from}"
+          f"{shared}), {record.test} scoring ({record.test_from})", flush=True)
+    return splits
 
 
 def uint8_channel_stats(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:

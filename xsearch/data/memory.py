@@ -22,11 +22,14 @@ class EpochOrder:
     which keeps the order a pure function of (seed, epoch, rank).
     """
 
-    def __init__(self, num_samples: int, *, shuffle: bool, seed: int = 0, rank: int = 0, world_size: int = 1):
+    def __init__(self, num_samples: int, *, shuffle: bool, seed: int = 0, rank: int = 0, world_size: int = 1,
+                 every_sample: bool = False):
         if not 0 <= rank < world_size:
             raise ValueError(f"rank {rank} is outside a world of {world_size}")
         self.num_samples = num_samples
         self.shuffle = shuffle
+        # Scoring visits every sample once, so ranks may take unequal shares: nothing there runs in lockstep.
+        self.every_sample = every_sample
         self.seed = seed
         self.rank = rank
         self.world_size = world_size
@@ -40,12 +43,14 @@ class EpochOrder:
             order = torch.randperm(self.num_samples, generator=torch.Generator().manual_seed(self._epoch_seed()))
         else:
             order = torch.arange(self.num_samples)
-        # Every rank must take the same number of steps or collective ops hang, so the
+        # In training and validation every rank must take the same number of steps or collective ops hang, so the
         # remainder (fewer than world_size samples) is left out rather than duplicated.
-        kept = len(self) * self.world_size
+        kept = self.num_samples if self.every_sample else len(self) * self.world_size
         return order[:kept][self.rank::self.world_size]
 
     def __len__(self) -> int:
+        if self.every_sample:
+            return len(range(self.rank, self.num_samples, self.world_size))
         return self.num_samples // self.world_size
 
     def _epoch_seed(self) -> int:

@@ -14,21 +14,45 @@ from xsearch.data.memory import EpochOrder, InMemoryLoader
 from xsearch.data.normalization import Stats, mean_std
 from xsearch.data.prepare import BatchRecipe
 from xsearch.data.settings import DataError, DataSettings
+from xsearch.data.splits import SplitRecord, carve_record, stratified_carve, tensor_identity
+
+TENSORS = ("train_images", "train_labels", "val_images", "val_labels", "test_images", "test_labels")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class TensorSplits:
-    """Stored images ([N, C, H, W], uint8 on [0, 255] or float on [0, 1]) and int64 labels."""
+    """Stored images ([N, C, H, W], uint8 on [0, 255] or float on [0, 1]) and int64 labels, for each role
+    (xsearch/data/splits.py): train fits, val chooses, test scores. Where a dataset has no test split, test is
+    val itself and the record says they are shared."""
 
     train_images: Tensor
     train_labels: Tensor
     val_images: Tensor
     val_labels: Tensor
+    test_images: Tensor
+    test_labels: Tensor
     stats: Stats  # the dataset's own per-channel mean and std on [0, 1]
+    record: SplitRecord
 
     def to(self, device: torch.device) -> TensorSplits:
-        return dataclasses.replace(self, **{field.name: getattr(self, field.name).to(device)
-                                            for field in dataclasses.fields(self) if field.name != "stats"})
+        moved: dict[int, Tensor] = {}  # a tensor two roles share is moved once
+        for name in TENSORS:
+            tensor = getattr(self, name)
+            moved.setdefault(id(tensor), tensor.to(device))
+        return dataclasses.replace(self, **{name: moved[id(getattr(self, name))] for name in TENSORS})
+
+
+def carved_splits(*, images: Tensor, labels: Tensor, test_images: Tensor, test_labels: Tensor,
+                  stats: Callable[[Tensor], Stats], fraction: float, seed: int, source: str, test_from: str,
+                  key: str = "data.val_fraction") -> TensorSplits:
+    """Splits for a dataset that ships training and test images: val carved out of the training ones."""
+    kept, held = stratified_carve(labels, fraction, seed=seed, what=key)
+    record = SplitRecord(train=len(kept), val=len(held), test=len(test_labels), val_from=f"carved from {source}",
+                         test_from=test_from, image_set=tensor_identity(test_images, test_labels),
+                         carves={"val": carve_record(source, fraction, seed, len(held))})
+    return TensorSplits(train_images=images[kept], train_labels=labels[kept], val_images=images[held],
+                        val_labels=labels[held], test_images=test_images, test_labels=test_labels,
+                        stats=stats(images[kept]), record=record)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -82,13 +106,25 @@ class InMemoryDataModule(pl.LightningDataModule):
     def val_dataloader(self) -> InMemoryLoader:
         return self._loader(train=False)
 
-    def _loader(self, *, train: bool) -> InMemoryLoader:
+    def scoring_dataloader(self) -> InMemoryLoader:
+        """This rank's share of the scoring images, every one of them scored once: image r, r + W, r + 2W, ...
+        on rank r of W (the scorer gathers them back into image order)."""
+        return self._loader(train=False, scoring=True)
+
+    @property
+    def split_record(self) -> SplitRecord:
+        if self.splits is None:
+            raise RuntimeError("setup() must run before the splits are known")
+        return self.splits.record
+
+    def _loader(self, *, train: bool, scoring: bool = False) -> InMemoryLoader:
         if self.splits is None or self.recipe is None:
             raise RuntimeError("setup() must run before a dataloader is requested")
-        images, labels = ((self.splits.train_images, self.splits.train_labels) if train
-                          else (self.splits.val_images, self.splits.val_labels))
+        role = "train" if train else "test" if scoring else "val"
+        images, labels = getattr(self.splits, f"{role}_images"), getattr(self.splits, f"{role}_labels")
         rank, world_size = (0, 1) if self.trainer is None else (self.trainer.global_rank, self.trainer.world_size)
-        order = EpochOrder(len(images), shuffle=train, seed=self.seed, rank=rank, world_size=world_size)
+        order = EpochOrder(len(images), shuffle=train, seed=self.seed, rank=rank, world_size=world_size,
+                           every_sample=scoring)
         if train and len(order) < self.settings.batch_size:
             raise DataError(f"data.batch_size={self.settings.batch_size} is invalid: each of {world_size} "
                             f"rank(s) gets only {len(order)} {self.settings.name} training samples, so dropping "

@@ -15,6 +15,7 @@ import torch
 from xsearch import validate
 from xsearch.data.module import InMemoryDataModule, InMemorySource, TensorSplits
 from xsearch.data.settings import DataSettings
+from xsearch.data.splits import SplitRecord, tensor_identity
 
 # Pixels are uniform over 0..255, whose mean and std on [0, 1] are known exactly.
 UNIFORM_MEAN = 0.5
@@ -27,6 +28,7 @@ class SyntheticSettings(DataSettings):
     num_classes: int
     train_samples: int
     val_samples: int
+    test_samples: int
     split_seed: int  # seeds the random tensors
     on_device: bool  # keep the whole set on the training device
 
@@ -36,7 +38,7 @@ class SyntheticSettings(DataSettings):
     def __post_init__(self) -> None:
         super().__post_init__()
         for key, low in (("channels", 1), ("num_classes", 1), ("train_samples", 1), ("val_samples", 1),
-                         ("split_seed", 0)):
+                         ("test_samples", 1), ("split_seed", 0)):
             validate.integer(f"data.{key}", getattr(self, key), low=low)
         validate.boolean("data.on_device", self.on_device)
 
@@ -45,20 +47,25 @@ class SyntheticSettings(DataSettings):
 def synthetic_datamodule(settings: SyntheticSettings, *, seed: int) -> InMemoryDataModule:
     load = functools.partial(make_synthetic, channels=settings.channels, size=settings.input_size,
                              num_classes=settings.num_classes, train_samples=settings.train_samples,
-                             val_samples=settings.val_samples, seed=settings.split_seed)
+                             val_samples=settings.val_samples, test_samples=settings.test_samples,
+                             seed=settings.split_seed)
     source = InMemorySource(num_classes=settings.num_classes, channels=settings.channels, shift_fraction=0.0,
                             flip=False, load=load)
     return InMemoryDataModule(settings=settings, source=source, seed=seed)
 
 
 def make_synthetic(*, channels: int, size: int, num_classes: int, train_samples: int, val_samples: int,
-                   seed: int) -> TensorSplits:
+                   test_samples: int, seed: int) -> TensorSplits:
     # Own generator: the same tensors for the same settings, whatever the global seed.
     generator = torch.Generator().manual_seed(seed)
+    total = train_samples + val_samples + test_samples
     # uint8, like CIFAR, so large benchmark shapes cost a quarter of the memory.
-    images = torch.randint(0, 256, (train_samples + val_samples, channels, size, size), dtype=torch.uint8,
-                           generator=generator)
-    labels = torch.randint(0, num_classes, (train_samples + val_samples,), generator=generator)
+    images = torch.randint(0, 256, (total, channels, size, size), dtype=torch.uint8, generator=generator)
+    labels = torch.randint(0, num_classes, (total,), generator=generator)
+    val_end = train_samples + val_samples
+    record = SplitRecord(train=train_samples, val=val_samples, test=test_samples, val_from="generated",
+                         test_from="generated apart", image_set=tensor_identity(images[val_end:], labels[val_end:]))
     return TensorSplits(train_images=images[:train_samples], train_labels=labels[:train_samples],
-                        val_images=images[train_samples:], val_labels=labels[train_samples:],
-                        stats=((UNIFORM_MEAN,) * channels, (UNIFORM_STD,) * channels))
+                        val_images=images[train_samples:val_end], val_labels=labels[train_samples:val_end],
+                        test_images=images[val_end:], test_labels=labels[val_end:],
+                        stats=((UNIFORM_MEAN,) * channels, (UNIFORM_STD,) * channels), record=record)

@@ -52,10 +52,14 @@ class SpectrumModule(pl.LightningModule):
         if self.ema is not None:
             self.ema.update_parameters(self.net)
 
+    def evaluate(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits as validation and scoring see them: through the averaged weights where there are any."""
+        net = self.ema.module if self.ema is not None else self.forward_fn
+        return net(in_layout(x, self.memory_format))
+
     def validation_step(self, batch, batch_idx: int) -> None:
         x, y = batch
-        net = self.ema.module if self.ema is not None else self.forward_fn
-        logits = net(in_layout(x, self.memory_format))
+        logits = self.evaluate(x)
         self.log("val/loss", self.loss(logits, y), on_epoch=True, sync_dist=True, batch_size=len(y))
         self.val_acc(logits, y)
         self.log("val/acc", self.val_acc, on_epoch=True, batch_size=len(y))

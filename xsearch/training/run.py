@@ -21,13 +21,23 @@ from xsearch.model import XceptionConfig
 from xsearch.redact import redact
 from xsearch.settings.plan import Plan, plan
 from xsearch.settings.run import Settings
-from xsearch.training import preemption
-from xsearch.training.callbacks import EpochMeter
-from xsearch.training.module import SpectrumModule
+from xsearch.training import preemption, quiet
 from xsearch.training.beacon import Beacon
+from xsearch.training.callbacks import EpochMeter
 from xsearch.training.configured import build_callbacks
-from xsearch.training.tracking import (RememberRun, build_loggers, finish_wandb, resumed_run_id, summarize_best,
-                                       wandb_logger, wandb_run_info)
+from xsearch.training.module import SpectrumModule
+from xsearch.training.scoring import ChooseAndScore
+from xsearch.training.tracking import (
+    RememberRun,
+    build_loggers,
+    finish_wandb,
+    resumed_run_id,
+    summarize_best,
+    wandb_logger,
+    wandb_run_info,
+)
+
+quiet.install()
 
 
 def run_name(cfg: XceptionConfig) -> str:
@@ -67,8 +77,9 @@ def train(settings: Settings, config: dict[str, Any], run_dir: Path, *, planned:
     meter = EpochMeter(print_lines=not trainer_kwargs["enable_progress_bar"])
     beacon = Beacon(progress_file)
     stopper, *resuming = preemption.callbacks(run_dir)
+    scorer = ChooseAndScore(run_dir, monitor=settings.monitor, mode=settings.mode)
     # xsearch's own callbacks first, always; then the caller's (a sweep's pruning) and the callbacks group's.
-    everything: list[pl.Callback] = [meter, beacon, stopper, *resuming, *callbacks,
+    everything: list[pl.Callback] = [meter, beacon, stopper, *resuming, scorer, *callbacks,
                                      *build_callbacks(settings.callbacks)]
     tracker = wandb_logger(loggers)
     if tracker is not None:
@@ -84,7 +95,8 @@ def train(settings: Settings, config: dict[str, Any], run_dir: Path, *, planned:
 
     def write_summary(status: str, reason: str | None) -> dict[str, Any]:
         summary = _summary(settings, meter.epochs, architecture, trainer, started, status, reason)
-        summary.update(wandb=wandb_run_info() if tracked else None, run_dir=str(run_dir),
+        summary.update(test=scorer.result, splits=_splits(planned.datamodule),
+                       wandb=wandb_run_info() if tracked else None, run_dir=str(run_dir),
                        resumed_from=settings.resume, first_step_at=meter.first_step_at,
                        interrupted_checkpoint=str(stopper.saved) if stopper.saved else None,
                        longest_silence_s=beacon.longest_silence)
@@ -162,6 +174,14 @@ def _summary(settings: Settings, epochs: list[dict[str, float]], architecture: d
     }
 
 
+def _splits(datamodule: pl.LightningDataModule) -> dict[str, Any] | None:
+    """What the run trained, chose and scored on, once its data is loaded (None if it failed before)."""
+    try:
+        return datamodule.split_record.as_dict()
+    except RuntimeError:
+        return None
+
+
 def _status(error: BaseException | None, stopped_as: str | None) -> str:
     if isinstance(error, (SIGTERMException, preemption.Interrupted)):
         return contract.INTERRUPTED  # asked to stop from outside: not the trial's fault, and resumable
@@ -185,6 +205,9 @@ def summary_line(summary: dict[str, Any]) -> str:
     if best:
         head += (f" | {monitor} {summary['final'][monitor]:.4f} (best {best[monitor]:.4f} at epoch "
                  f"{int(best['epoch']) + 1})")
+    test = summary.get("test")
+    if test:
+        head += f" | {contract.TEST_ACCURACY} {test['acc']:.4f} ({test['images']} images, epoch {test['epoch'] + 1})"
     h, w = summary["input_size"]
     rate = f", {summary['images_per_s']:.0f} img/s" if summary["images_per_s"] else ""
     epochs = f"{summary['epochs']} epoch{'' if summary['epochs'] == 1 else 's'}"

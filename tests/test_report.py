@@ -5,19 +5,23 @@ import contextlib
 import csv
 import io
 import json
+import re
 import shlex
-import subprocess
 import statistics
+import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import optuna
+import processes
 import pytest
+import wandb_records
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState
 
-import processes
-import wandb_records
+from xsearch import contract
+from xsearch.outcomes import Outcomes
 from xsearch.report import NoStudyError, write_report
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,6 +60,7 @@ def summaries(root: Path) -> dict[int, dict]:
     return {int(p.parent.name): json.loads(p.read_text()) for p in (root / "trials").glob("*/summary.json")}
 
 
+@pytest.mark.slow
 def test_the_table_has_one_row_per_trial_matching_the_study(sweep):
     table, trials = rows(sweep["report"]), sweep["study"].trials
     assert [int(r["number"]) for r in table] == [t.number for t in trials]
@@ -74,47 +79,51 @@ def test_the_table_has_one_row_per_trial_matching_the_study(sweep):
             assert trial.state == TrialState.FAIL and trial.params["model.segments"] == 1
             assert row["reason"].startswith("over budget: params") and row["value"] == "" and row["wandb_id"] == ""
             assert int(row["params"]) == trial.user_attrs["params_count"] > 1_000_000
-    for row in table:  # each complete trial's 95% interval on the 16 images it was validated on
+    for row in table:  # each complete trial's test accuracy, scored once, with that seed's interval on its images
         if row["state"] == "complete":
-            assert int(row["val_images"]) == 16
-            assert float(row["acc_low"]) <= float(row["value"]) <= float(row["acc_high"])
-            assert float(row["acc_high"]) - float(row["acc_low"]) > 0.2  # 16 images tell little
+            test = by_number[int(row["number"])]["test"]
+            assert float(row["test/acc"]) == test["acc"] and int(row["test_images"]) == test["images"]
+            assert int(row["test/epoch"]) == test["epoch"] and row["image_set"] == test["image_set"]
+            assert float(row["test_low"]) <= float(row["test/acc"]) <= float(row["test_high"])
     assert "trials (8 complete, 4 failed)" in sweep["printed"] and "### Best trials by val/acc" in sweep["printed"]
-    assert "**Within noise: none of the" in sweep["printed"]  # 16 validation images separate nothing
+    headline = r"\*\*\d+ comparisons at 2 seeds a point on \d+ test images: \d+ distinguishable, \d+ equivalent"
+    assert re.search(headline, sweep["printed"])
     best = max(t.value for t in trials if t.value is not None)
     assert f"| {best:.4f} |" in sweep["printed"]
 
 
+@pytest.mark.slow
 def test_the_spectrum_has_one_series_per_op_order_at_the_swept_segments(sweep):
     spectrum = plots(sweep["report"])["spectrum"]
-    assert spectrum["path"] and spectrum["data"]["key"] == "model.op_order"
+    assert spectrum["path"] and spectrum["data"]["positions"] == {"4": 4, "depthwise": 8}  # one octave past 4
     series = spectrum["data"]["series"]
-    assert set(series) == {"depthwise_first", "pointwise_first"}
+    assert set(series) == {"op_order=depthwise_first", "op_order=pointwise_first"}
     by_number = summaries(sweep["root"])
-    for op_order, line in series.items():
-        assert line["segments"] == [4, "depthwise"] and line["x"] == [4, 8]  # depthwise one octave past 4
-        assert line["n"] == [2, 2]  # the two seeds
-        for segments, mean, low, high in zip(line["segments"], line["mean"], line["min"], line["max"]):
-            accuracies = [s["best"]["val/acc"] for s in by_number.values()
-                          if s["model"]["op_order"] == op_order and s["model"]["segments"] == segments]
-            assert mean == pytest.approx(statistics.fmean(accuracies))
-            assert (low, high) == (min(accuracies), max(accuracies))
-        for mean, low, high in zip(line["mean"], line["low"], line["high"]):  # the bars: a 95% interval of the mean
-            assert 0 <= low <= mean <= high <= 1
+    for label, line in series.items():
+        assert [p["segments"] for p in line] == [4, "depthwise"] and [p["seeds"] for p in line] == [2, 2]
+        for point in line:  # the mean of the trials' test accuracies, within its 95% interval over seeds and images
+            accuracies = [s["test"]["acc"] for s in by_number.values() if s["status"] == "completed"
+                          and f"op_order={s['model']['op_order']}" == label
+                          and s["model"]["segments"] == point["segments"]]
+            assert sorted(point["accuracies"]) == pytest.approx(sorted(accuracies))
+            assert point["mean"] == pytest.approx(statistics.fmean(accuracies))
+            assert 0 <= point["interval"]["low"] <= point["mean"] <= point["interval"]["high"] <= 1
 
 
+@pytest.mark.slow
 def test_the_pareto_front_is_exactly_the_non_dominated_trials(sweep):
     pareto = plots(sweep["report"])["pareto"]
     points = {n: s for n, s in summaries(sweep["root"]).items() if s["status"] == "completed"}
     for cost in ("params", "flops"):
         expected = sorted(
             n for n, s in points.items()
-            if not any(o[cost] <= s[cost] and o["best"]["val/acc"] >= s["best"]["val/acc"]
-                       and (o[cost] < s[cost] or o["best"]["val/acc"] > s["best"]["val/acc"]) for o in points.values()))
+            if not any(o[cost] <= s[cost] and o["test"]["acc"] >= s["test"]["acc"]
+                       and (o[cost] < s[cost] or o["test"]["acc"] > s["test"]["acc"]) for o in points.values()))
         assert pareto["data"][cost]["pareto"] == expected
         assert len(pareto["data"][cost]["points"]) == len(points) == 8
 
 
+@pytest.mark.slow
 def test_each_error_edf_rises_monotonically_from_zero_to_one(sweep):
     edfs = {p["data"]["key"]: p for name, p in plots(sweep["report"]).items() if name.startswith("edf_")}
     assert set(edfs) == {"model.segments", "model.op_order", "seed"}  # segments=1 never completed: only 4, depthwise
@@ -129,6 +138,7 @@ def test_each_error_edf_rises_monotonically_from_zero_to_one(sweep):
             assert curve["min"] == curve["error"][0] and 0 <= curve["min"] <= curve["mean"] <= 1
 
 
+@pytest.mark.slow
 def test_importance_and_learning_curves_come_from_the_study_and_the_summaries(sweep):
     drawn = plots(sweep["report"])
     importance = drawn["importance"]["data"]
@@ -142,6 +152,7 @@ def test_importance_and_learning_curves_come_from_the_study_and_the_summaries(sw
     assert all(c["epoch"] == [1, 2] and len(c["val/acc"]) == 2 for c in curves["best"].values())
 
 
+@pytest.mark.slow
 def test_the_page_embeds_every_png_and_is_self_contained(sweep):
     report = sweep["report"]
     page = (report / "index.html").read_text()
@@ -152,6 +163,7 @@ def test_the_page_embeds_every_png_and_is_self_contained(sweep):
     assert page.count("<tr>") >= 12 + 1 and "over budget: params" in page
 
 
+@pytest.mark.slow
 def test_the_wandb_summary_run_holds_the_table_and_the_plots(sweep):
     # The sweep's driver already reported once; the fixture's own call made the newest run.
     path = wandb_records.latest_offline_run(sweep["report"].parent)  # beside the trials' runs
@@ -168,6 +180,7 @@ def test_the_wandb_summary_run_holds_the_table_and_the_plots(sweep):
     assert wandb_records.config(path)["study"] == "spectrum"
 
 
+@pytest.mark.slow
 def test_optuna_dashboard_and_optunas_plots_show_the_objective_by_name(sweep):
     import warnings
     from wsgiref.util import setup_testing_defaults
@@ -191,6 +204,7 @@ def test_optuna_dashboard_and_optunas_plots_show_the_objective_by_name(sweep):
     assert [t.get_text() for t in axes.get_legend().get_texts()] == ["val/acc"]
 
 
+@pytest.mark.slow
 def test_one_printed_command_uploads_the_whole_offline_sweep(sweep):
     command = next(line.split(": ", 2)[-1] for line in sweep["printed"].splitlines() if "wandb sync" in line)
     trial_runs = {json.loads(p.read_text())["wandb"]["id"] for p in sweep["root"].glob("trials/*/summary.json")}
@@ -207,6 +221,19 @@ def test_one_printed_command_uploads_the_whole_offline_sweep(sweep):
 ORDERS = CategoricalDistribution(["depthwise_first", "pointwise_first"])
 SEGMENTS = CategoricalDistribution([2, 8, "depthwise"])
 SEEDS = CategoricalDistribution([0, 1, 2])
+
+
+def outcome_bits(accuracy: float, images: int, seed: int, *, noise: float = 0.1) -> np.ndarray:
+    """Which of `images` test images a trial got right, about `accuracy` of them: image i is hard in proportion to
+    i (every trial shares that), and a seed moves each image's luck by up to `noise`."""
+    difficulty = (np.arange(images) + 0.5) / images
+    luck = np.random.default_rng(seed).uniform(-noise, noise, images)
+    return difficulty + luck < accuracy
+
+
+def scored_outcomes(accuracy: float, images: int, seed: int, image_set: str = "made", **kw) -> dict:
+    """A trial's per-image outcomes as the sweep stores them in the study."""
+    return Outcomes(image_set, outcome_bits(accuracy, images, seed, **kw)).to_attr()
 
 
 def trial_files(trial_dir: Path, *, status: str | None, accuracies: list[float], segments, op_order,
@@ -227,17 +254,20 @@ def trial_files(trial_dir: Path, *, status: str | None, accuracies: list[float],
 
 
 def add(study, root, number, state, *, segments, op_order, seed, accuracies, attrs=None, val_images=2000,
-        retry_of=None):
+        retry_of=None, test_images=2000, image_set="made"):
+    """A trial as the sweep leaves it; a complete or pruned one was scored on `test_images` at its best epoch."""
     trial_dir = root / "trials" / str(number)
     status = {TrialState.COMPLETE: "completed", TrialState.PRUNED: "pruned", TrialState.FAIL: "failed"}
     trial_files(trial_dir, status=status.get(state), accuracies=accuracies, segments=segments, op_order=op_order,
                 val_images=val_images)
     best = max(accuracies) if accuracies else None
+    scored = ({contract.TEST_OUTCOMES: scored_outcomes(best, test_images, seed, image_set)}
+              if state in (TrialState.COMPLETE, TrialState.PRUNED) and best is not None else {})
     study.add_trial(optuna.trial.create_trial(
         state=state, value=best if state == TrialState.COMPLETE else None,
         params={"model.segments": segments, "model.op_order": op_order, "seed": seed},
         distributions={"model.segments": SEGMENTS, "model.op_order": ORDERS, "seed": SEEDS},
-        user_attrs={"dir": str(trial_dir), **(attrs or {})},
+        user_attrs={"dir": str(trial_dir), **scored, **(attrs or {})},
         system_attrs={"failed_trial": retry_of, "retry_history": [retry_of]} if retry_of is not None else None,
         intermediate_values=dict(enumerate(accuracies)) if state == TrialState.PRUNED else None))
 
@@ -278,8 +308,10 @@ def test_a_study_with_pruned_failed_retried_surplus_running_and_queued_trials(tm
     assert table[7]["reason"] == "training loss is nan" and table[8]["retried_by"] == "9"
     assert table[9]["retry_of"] == "8" and table[11]["value"] == "" and table[12]["model.segments"] == ""
     drawn = plots(report)
-    assert drawn["spectrum"]["data"]["series"]["pointwise_first"]["x"] == [2, 8, 16]
-    assert drawn["spectrum"]["data"]["series"]["depthwise_first"]["n"] == [1, 2, 1]  # trial 9 joins 8 segments
+    series = drawn["spectrum"]["data"]["series"]
+    assert drawn["spectrum"]["data"]["positions"] == {"2": 2, "8": 8, "depthwise": 16}
+    assert [p["segments"] for p in series["op_order=pointwise_first"]] == [2, 8, "depthwise"]
+    assert [p["seeds"] for p in series["op_order=depthwise_first"]] == [1, 2, 1]  # trial 9 joins 8 segments
     assert list(drawn["curves"]["data"]["pruned"]) == ["6"]
     assert drawn["curves"]["data"]["pruned"]["6"]["val/acc"] == [0.1, 0.12]
     assert drawn["importance"]["path"] and drawn["pareto"]["data"]["params"]["pareto"]
@@ -313,6 +345,7 @@ def test_a_study_still_starting_has_only_a_running_trial(tmp_path):
     assert not list(report.glob("*.png")) and (report / "index.html").read_text().count("Not drawn:") == 6
 
 
+@pytest.mark.slow
 def test_a_path_without_a_study_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist: expected a sweep directory"):
         write_report(tmp_path / "nowhere")

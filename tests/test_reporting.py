@@ -10,8 +10,8 @@ import pytest
 from optuna.trial import TrialState
 
 from xsearch.studies import optuna_private
-from xsearch.sweep.pruning import OptunaReporter, TrialLink
 from xsearch.sweep.components import build_pruner
+from xsearch.sweep.pruning import OptunaReporter, TrialLink
 
 LEARNS = [0.5, 0.8, 0.9]
 CHANCE = [0.1, 0.1, 0.1]

@@ -1,56 +1,169 @@
-"""The report's intervals against values known from the literature and from scipy's own tests."""
+"""The intervals against values computed another way: exact enumeration of a tiny study, closed forms (Student's t,
+the normal), the literature's worked examples and brute-force searches."""
 
+import itertools
 import math
 
+import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from xsearch.report.stats import Score, difference, holm, mean_interval, wilson
-
-EXACT = 10**9  # so many validation images that the binomial part vanishes and the seeds' spread is all
+from xsearch.inference import stats
+from xsearch.inference.stats import Estimate, Projection, Spread, holm, wilson
 
 
 def test_wilson_matches_newcombes_worked_example():
     # Newcombe (1998), Statistics in Medicine 17:857, Table I: 81 of 263, Wilson score interval 0.2553-0.3662.
-    interval = wilson(Score(81 / 263, 263))
+    interval = wilson(81, 263)
     assert (round(interval.low, 4), round(interval.high, 4)) == (0.2553, 0.3662)
 
 
-def test_a_near_perfect_score_on_few_images_is_about_a_point_and_a_half_wide():
-    # The issue's case: 0.985 on 360 images is about +-0.013, far more than the gaps the plots drew.
-    interval = wilson(Score(0.985, 360))
-    assert 0.010 < interval.half < 0.016 and interval.high < 1
+def tables(probabilities: np.ndarray):
+    """Every 0/1 table of outcomes and its probability, for a table of success probabilities."""
+    flat = probabilities.flatten()
+    for bits in itertools.product((0, 1), repeat=len(flat)):
+        outcome = np.array(bits, dtype=bool)
+        yield outcome.reshape(probabilities.shape), float(np.prod(np.where(outcome, flat, 1 - flat)))
 
 
-def test_the_mean_over_seeds_uses_students_t():
-    interval = mean_interval([Score(0.5, EXACT), Score(0.6, EXACT)])
-    half = scipy_stats.t.ppf(0.975, 1) * scipy_stats.tstd([0.5, 0.6]) / math.sqrt(2)
-    assert interval.estimate == pytest.approx(0.55)
-    assert interval.low == max(0.0, 0.55 - half) and interval.high == min(1.0, 0.55 + half)
+def unbiased(terms) -> float:
+    """The estimator itself, unclamped: the sum of its pieces."""
+    return sum(t.value for group in terms for t in group)
 
 
-def test_seeds_that_agree_by_chance_keep_the_binomial_uncertainty():
-    agreeing = mean_interval([Score(0.9, 1000), Score(0.9, 1000)])
-    assert agreeing.half > 0.01  # not zero: each of the two scores is itself uncertain by about +-0.019
+def test_a_points_variance_estimate_is_exactly_unbiased_for_new_seeds_and_new_images():
+    # Two seeds and three images; seed effect +-0.1, image effect +-0.2, each +- with probability 1/2, around 0.6.
+    # Enumerating every seed draw, image draw and outcome gives the estimate's true variance and the mean of the
+    # estimator: they must agree exactly (the two-way analysis of variance is unbiased).
+    seeds, images, base = 2, 3, 0.6
+    squared_error = expected_estimate = 0.0
+    for seed_signs in itertools.product((-1, 1), repeat=seeds):
+        for image_signs in itertools.product((-1, 1), repeat=images):
+            weight = 0.5 ** (seeds + images)
+            probability = base + 0.1 * np.array(seed_signs)[:, None] + 0.2 * np.array(image_signs)[None, :]
+            for table, p in tables(probability):
+                spread = Spread.of(table)
+                squared_error += weight * p * (spread.mean - base) ** 2
+                expected_estimate += weight * p * unbiased(stats.point_terms(spread))
+    assert expected_estimate == pytest.approx(squared_error, rel=1e-12)
 
 
-def test_a_difference_paired_by_seed_is_the_paired_t_test():
-    a, b = [0.80, 0.82, 0.84], [0.78, 0.81, 0.80]
-    result = difference({s: Score(v, EXACT) for s, v in enumerate(a)}, {s: Score(v, EXACT) for s, v in enumerate(b)})
-    assert result.pairs == 3
-    assert result.p_value == pytest.approx(scipy_stats.ttest_rel(a, b).pvalue)
-    assert result.interval.estimate == pytest.approx(0.07 / 3)
-    assert result.seeds_to_resolve() == 36  # (1.96 * 0.0153 / 0.005)^2, rounded up
+def test_a_paired_differences_variance_estimate_is_exactly_unbiased_with_images_shared():
+    # Points a and b share each image's effect, b at half its size: the image part of their difference is what
+    # remains, and pairing by image must count exactly that.
+    seeds, images = 2, 2
+    squared_error = expected_estimate = 0.0
+    for signs in itertools.product((-1, 1), repeat=2 * seeds + images):
+        weight = 0.5 ** len(signs)
+        a_seed, b_seed, image = np.array(signs[:seeds]), np.array(signs[seeds:2 * seeds]), np.array(signs[2 * seeds:])
+        pa = 0.6 + 0.1 * a_seed[:, None] + 0.2 * image[None, :]
+        pb = 0.5 + 0.05 * b_seed[:, None] + 0.1 * image[None, :]
+        for (ta, qa), (tb, qb) in itertools.product(list(tables(pa)), list(tables(pb))):
+            a, b = Spread.of(ta), Spread.of(tb)
+            squared_error += weight * qa * qb * (a.mean - b.mean - 0.1) ** 2
+            expected_estimate += weight * qa * qb * unbiased(stats.difference_terms(a, b))
+    assert expected_estimate == pytest.approx(squared_error, rel=1e-12)
 
 
-def test_unpaired_single_trials_use_both_binomial_errors():
-    result = difference({0: Score(0.52, 2000)}, {1: Score(0.50, 2000)})
-    error = math.sqrt(0.52 * 0.48 / 2000 + 0.5 * 0.5 / 2000)
-    assert result.pairs == 0
-    assert result.interval.half == pytest.approx(1.959964 * error, rel=1e-5)
-    assert result.p_value == pytest.approx(2 * scipy_stats.norm.sf(0.02 / error))
+@pytest.mark.parametrize("dof", [1, 2, 7.5, 40])
+def test_with_no_image_part_the_interval_is_students_t_exactly(dof):
+    estimate = Estimate(0.08, 0.02 ** 2, dof, 0.0)
+    interval = estimate.interval(0.95)
+    assert interval.half == pytest.approx(scipy_stats.t.isf(0.025, dof) * 0.02, rel=2e-4)
+    assert estimate.p_differs() == pytest.approx(2 * scipy_stats.t.sf(4.0, dof), rel=1e-3)
 
 
-def test_holm_adjusts_step_down_and_keeps_the_order():
-    assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
-    assert holm([0.5]) == [0.5]
+def test_with_no_seed_part_the_interval_is_the_normal_one():
+    estimate = Estimate(0.01, 0.0, 3, 0.004 ** 2)
+    assert estimate.interval(0.95).half == pytest.approx(scipy_stats.norm.isf(0.025) * 0.004, rel=1e-9)
+    assert estimate.p_differs() == pytest.approx(2 * scipy_stats.norm.sf(2.5), rel=1e-9)
+
+
+def test_with_both_parts_the_interval_lies_between_the_normal_and_the_t_of_the_whole():
+    estimate = Estimate(0.0, 0.01 ** 2, 2, 0.01 ** 2)
+    half = estimate.interval(0.95).half
+    se = math.sqrt(2) * 0.01
+    assert scipy_stats.norm.isf(0.025) * se < half < scipy_stats.t.isf(0.025, 2) * se
+
+
+@pytest.mark.parametrize("value", [-0.012, -0.004, 0.0, 0.003, 0.0089, 0.011])
+def test_equivalence_is_exactly_the_interval_lying_inside_the_margin(value):
+    estimate = Estimate(value, 0.002 ** 2, 4, 0.001 ** 2)
+    interval = estimate.interval(0.95)
+    inside = -0.01 < interval.low and interval.high < 0.01
+    assert (estimate.p_within(0.01) < 0.05) == inside
+
+
+def test_one_seed_gives_no_interval_and_decides_nothing():
+    spread = Spread.of(np.array([[1, 0, 1, 1]], dtype=bool))
+    estimate = stats.point(spread)
+    assert not estimate.known and estimate.interval().half == math.inf
+    assert estimate.p_differs() == 1.0 and estimate.p_within(0.5) == 1.0
+
+
+def test_holm_matches_a_hand_worked_family():
+    # Sorted: 0.005 x 4 = 0.02, 0.01 x 3 = 0.03, 0.03 x 2 = 0.06, 0.04 x 1 = 0.04 -> kept monotone at 0.06.
+    assert holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+
+
+def spread(mean: float, seed_ms: float, seeds: int, rates: np.ndarray, rest_ms: float = 0.0) -> Spread:
+    return Spread(mean=mean, seeds=seeds, images=len(rates), seed_ms=seed_ms, rest_ms=rest_ms, rates=rates,
+                  seed_dof=seeds - 1)
+
+
+def test_seeds_to_decide_is_the_least_count_a_brute_force_search_finds():
+    # No image part: the difference at n seeds per point has variance 2 s^2 / n on 2 (n - 1) degrees of freedom.
+    rates = np.full(1000, 0.7)
+    a, b = spread(0.72, 0.01 ** 2, 3, rates), spread(0.70, 0.01 ** 2, 3, rates)
+    for alpha in (0.05, 0.01):
+        brute = next(n for n in range(2, 500)
+                     if scipy_stats.t.isf(alpha / 2, 2 * (n - 1)) * 0.01 * math.sqrt(2 / n) < 0.02)
+        assert Projection(a, b).seeds_to_decide(0.01, alpha) == brute
+
+
+def test_a_difference_below_what_the_images_resolve_gets_no_seed_count_and_names_the_floor():
+    # The points disagree image by image (rates 0/1 against 1/0 on half the images): that part never averages away.
+    rates_a = np.tile([1.0, 0.0], 500)
+    rates_b = np.tile([0.0, 1.0], 500)
+    a, b = spread(0.500, 1e-6, 3, rates_a), spread(0.497, 1e-6, 3, rates_b)
+    projection = Projection(a, b)
+    image_se = math.sqrt(np.var(rates_a - rates_b, ddof=1) / 1000)
+    assert projection.floor(0.05) == pytest.approx(scipy_stats.norm.isf(0.025) * image_se)
+    assert projection.floor(0.05) > 0.01  # wider than the resolution: neither verdict is reachable
+    assert projection.seeds_to_decide(0.01, 0.05) is None
+
+
+def test_points_that_vary_alike_share_their_seed_variance_and_the_degrees_of_freedom_it_buys():
+    rates = np.full(50, 0.7)
+    alike = [spread(0.7, v, 2, rates) for v in (1.0e-4, 1.2e-4, 0.9e-4, 1.1e-4, 1.0e-4)]
+    shrunk = stats.moderated(alike)
+    pooled = sum(s.seed_ms for s in alike) / 5
+    assert all(s.seed_dof > 1 for s in shrunk) and all(s.seed_dof <= 5 for s in shrunk)
+    assert all(abs(s.seed_ms - pooled) < abs(o.seed_ms - pooled) + 1e-18 for s, o in zip(shrunk, alike))
+    # One point that truly varies a hundred times more keeps most of its own variance.
+    odd = stats.moderated(alike[:4] + [spread(0.7, 1.0e-2, 2, rates)])
+    assert odd[-1].seed_ms > 10 * pooled
+    # Fewer than three points with two seeds: nothing is shared.
+    assert stats.moderated(alike[:2]) == alike[:2]
+
+
+def test_a_difference_of_two_moderated_points_counts_their_shared_pool_once():
+    rates = np.full(50, 0.7)
+    shrunk = stats.moderated([spread(0.7, 1e-4, 3, rates) for _ in range(4)])
+    estimate = stats.difference(shrunk[0], shrunk[1])
+    assert estimate.seed_dof == shrunk[0].pool_dof == 8
+
+
+def test_two_points_alike_to_the_image_are_not_distinguishable_but_equivalent():
+    same = Spread.of(np.ones((2, 50), dtype=bool))
+    estimate = stats.difference(same, same)
+    assert estimate.se == 0 and estimate.p_differs() == 1.0 and estimate.p_within(0.01) == 0.0
+
+
+def test_points_on_different_images_add_their_variances():
+    rng = np.random.default_rng(0)
+    a = Spread.of(rng.random((3, 400)) < 0.7)
+    b = Spread.of(rng.random((3, 300)) < 0.6)
+    apart = stats.unpaired_difference(a, b)
+    assert apart.se ** 2 == pytest.approx(stats.point(a).se ** 2 + stats.point(b).se ** 2)
+    assert apart.value == pytest.approx(a.mean - b.mean)

@@ -18,7 +18,8 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR2)
 EPOCH_METRICS = {"val/acc": "maximize", "val/acc5": "maximize", "val/loss": "minimize"}
 COST_METRICS = {"params": "minimize", "flops": "minimize"}  # known before training; flops: MACs per image
 OBJECTIVES = {**EPOCH_METRICS, **COST_METRICS}
-ACCURACY = "val/acc"  # the y of every accuracy plot
+ACCURACY = "val/acc"  # what chooses: the y of the learning curves, the sweep's objective by default
+TEST_ACCURACY = "test/acc"  # what scores: each run's accuracy on its scoring images, once, at the chosen epoch
 LIGHTNING_MODES = {"maximize": "max", "minimize": "min"}  # a direction as Lightning's `mode` spells it
 
 
@@ -37,6 +38,7 @@ UNFINISHED = (FAILED, INTERRUPTED, STALLED)  # a run that ended without its resu
 # --- A run's folder (a single run's outputs/<date>/<time>/, or a sweep trial's folder) ---
 SUMMARY = "summary.json"  # how it ended, its metrics per epoch, its cost: written by training
 CHECKPOINT = "interrupted.ckpt"  # saved when a stop signal reaches a batch boundary
+OUTCOMES = "outcomes.npz"  # per-image outcomes on the scoring images (xsearch/outcomes.py)
 PROGRESS = "progress.json"  # where a sweep's trial is (phase, epoch, step), rewritten after every batch
 
 # --- A sweep's folder, sweeps/<name>/ (sweep.dir) ---
@@ -47,7 +49,6 @@ REPORT_DIR = "report"
 TRIALS_DIR = "trials"  # one folder per trial number
 WANDB_DIR = "wandb"  # W&B's own folder, which it makes in its save_dir: every W&B run of the sweep, trials and report
 OUTPUTS_LOCK = ".outputs.lock"  # one worker job at a time writes results and the report
-STUDY_LOCK = ".study.lock"  # one worker job at a time opens the study: checks, records or widens it
 TRIAL_CONFIG = "trial.yaml"  # the trial's config: `python -m xsearch --config-path=<dir> --config-name=trial`
 TRIAL_LOG = "trial.out"  # the trial process's stdout and stderr
 TRIAL_PID = "trial.pid"  # the running trial's process id
@@ -73,6 +74,13 @@ def short(key: str) -> str:
     return key.rsplit(".", 1)[-1]
 
 
+def value_order(values) -> list:
+    """Distinct values in a reading order: numbers ascending, then names (so 'depthwise' follows 8)."""
+    distinct = list({repr(v): v for v in values}.values())
+    numbers = sorted(v for v in distinct if isinstance(v, (int, float)) and not isinstance(v, bool))
+    return numbers + sorted((v for v in distinct if v not in numbers), key=str)
+
+
 def knobs_text(params: dict) -> str:
     """Swept values as a person reads them: segments=4 lr=0.00924 (short keys, 3 significant digits)."""
     return " ".join(f"{short(key)}={f'{value:.3g}' if isinstance(value, float) else value}"
@@ -89,6 +97,9 @@ STALLS = "stalls"  # on a queued copy: how many of its originals stalled (a seco
 RETRY_REASON = "retry_reason"  # on a queued copy: why the original ended
 RESUME_FROM = "resume_from"  # on a queued copy: the checkpoint its interrupted original saved
 SURPLUS = "surplus"  # asked for past n_trials by a racing process: never run, never counted
+# In a journal study (Optuna has no heartbeat there): when the trial's worker last beat, as time.time().
+BEAT = "beat"
+TEST_OUTCOMES = "test_outcomes"  # which scoring images the trial got right (xsearch/outcomes.py's to_attr)
 
 # --- A queued retry's system attributes: Optuna's own retry bookkeeping (RetryHeartbeatStaleTrialCallback's
 # retried_trial_number and retry_history read them), so Optuna's tools see xsearch's retries ---
@@ -98,3 +109,4 @@ OPTUNA_RETRY_HISTORY = "retry_history"  # every trial of the series so far; the 
 # --- A study's user attributes ---
 STUDY_CONFIG = "config"  # what the study computes: its resolved config, flat, without how it is executed
 STUDY_SPACE = "space"  # its search space: {dotted key: Optuna distribution as JSON}
+DECIDE = "decide"  # a decided sweep's looks: {"schedule": seeds per look, "resolution", "looks": [...], "final"}

@@ -7,7 +7,8 @@
   EDFs, importance, learning curves);
 - plots.json: the numbers each plot drew, or why it was skipped;
 - index.html: all of the above on one self-contained page;
-- a W&B run in the study's group (job type `report`) with the table and the plots.
+- a W&B run in the study's group (job type `report`) with the table and the plots;
+- on request, the study's tables written into a Markdown document's `<!-- xsearch:... -->` blocks (blocks.py).
 
 It reads the study and the trials' files only, so it runs on a finished study,
 a failed one or one still running, as often as wanted.
@@ -16,10 +17,11 @@ a failed one or one still running, as often as wanted.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 from xsearch import contract
-from xsearch.report import curves, edf, importance, pareto, points, spectrum
+from xsearch.report import blocks, curves, edf, importance, pareto, points, spectrum
 from xsearch.report.figure import Plot, plt
 from xsearch.report.html import write_html
 from xsearch.report.records import SweepData, sweep_data
@@ -33,7 +35,7 @@ OUTPUTS = ("trials.csv", "summary.md", "plots.json", "index.html")
 
 
 def _plots(study, data: SweepData, out_dir: Path, found: Findings) -> list[Plot]:
-    made = [points.plot(out_dir, found), spectrum.plot(data, out_dir), pareto.plot(data, out_dir),
+    made = [points.plot(out_dir, found), spectrum.plot(found, out_dir), pareto.plot(data, out_dir),
             *edf.plots(data, out_dir), importance.plot(study, data, out_dir), curves.plot(data, out_dir)]
     plt.close("all")  # a figure left open by a plot that raised halfway would otherwise live on
     return made
@@ -46,13 +48,17 @@ def _clear(report_dir: Path) -> None:
 
 
 def write_report(sweep_dir, *, storage: str | None = None, study_name: str | None = None,
-                 wandb: bool = True) -> Path:
+                 wandb: bool = True, fill: Sequence[Path] = ()) -> Path:
     """Write the report of the study in `sweep_dir` (default storage: its study.db) and return its directory.
+    Each Markdown file in `fill` gets its `<!-- xsearch:... -->` blocks rewritten from the study (blocks.py).
 
-    Raises FileNotFoundError when `sweep_dir` or the storage file does not exist, and NoStudyError (a
+    Raises FileNotFoundError when `sweep_dir`, the storage file or a file to fill does not exist, and NoStudyError (a
     ValueError) when the storage holds no study, several without `study_name`, or not the one named.
     """
     sweep_dir = Path(sweep_dir).expanduser().resolve()
+    for path in map(Path, fill):  # before any work: a file to fill that is not there is a typo
+        if not path.is_file():
+            raise FileNotFoundError(f"--fill {path}: no such file (give the Markdown files to rewrite)")
     study, url = load_study(sweep_dir, storage=storage, study_name=study_name)
     data = sweep_data(study, url, sweep_dir)
     report_dir = sweep_dir / contract.REPORT_DIR
@@ -75,5 +81,8 @@ def write_report(sweep_dir, *, storage: str | None = None, study_name: str | Non
             log_report(data, names, rows, plots, sweep_dir, found)
         except Exception as error:  # the files above are the report; a tracker that is down must not undo them
             print(f"xsearch report: could not log to W&B ({type(error).__name__}: {error}); the files are written")
+    for path in map(Path, fill):
+        path.write_text(blocks.fill(path.read_text(), found, data))
+        print(f"xsearch report: {path}: {len(blocks.BLOCK.findall(path.read_text()))} blocks from the study")
     print(f"xsearch report: {report_dir / 'index.html'}")
     return report_dir

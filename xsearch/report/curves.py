@@ -11,8 +11,8 @@ from pathlib import Path
 
 from matplotlib.ticker import MaxNLocator
 
-from xsearch.report import figure as fig
 from xsearch import contract
+from xsearch.report import figure as fig
 from xsearch.report.records import SweepData, TrialRecord
 from xsearch.report.table import best_records
 

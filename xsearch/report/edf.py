@@ -34,7 +34,7 @@ def plot_knob(data: SweepData, key: str, out_dir: Path) -> fig.Plot:
     name, title = f"{NAME}_{fig.slug(key)}", f"{TITLE} by {contract.short(key)}"
     records = [r for r in data.complete if key in r.params]
     curves = {}
-    for value in fig.value_order(r.params[key] for r in records):
+    for value in contract.value_order(r.params[key] for r in records):
         curves[str(value)] = edf([1.0 - r.accuracy for r in records if r.params[key] == value])
     figure, (ax,) = fig.new(width=7, height=4.8)
     for i, (value, curve) in enumerate(curves.items()):
@@ -42,7 +42,7 @@ def plot_knob(data: SweepData, key: str, out_dir: Path) -> fig.Plot:
         ax.step(100 * np.asarray(curve["error"]), curve["F"], where="post", linewidth=2,
                 color=fig.COLORS[i % len(fig.COLORS)], label=label)
     ax.set_ylim(-0.02, 1.02)
-    ax.set_xlabel("error e, % (100 x (1 - best val/acc))")
+    ax.set_xlabel("error e, % (100 x (1 - test/acc))")
     ax.set_ylabel("F(e): fraction of models with error < e")
     ax.set_title(f"{title} ({len(records)} completed trials)")
     # Below the axes: the curves run corner to corner, and any corner inside may hide one of them.

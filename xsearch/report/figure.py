@@ -42,10 +42,6 @@ class Plot:
                 "skipped": self.skipped, "data": self.data}
 
 
-class Skip(Exception):
-    """Raised inside a plot function: there is nothing meaningful to draw, and this says why."""
-
-
 def skipped(name: str, title: str, reason: str) -> Plot:
     print(f"xsearch report: skipped {title.lower()}: {reason}")
     return Plot(name=name, title=title, skipped=reason)
@@ -77,10 +73,3 @@ def save(figure, out_dir: Path, name: str) -> Path:
 def slug(key: str) -> str:
     """A config key as a file name part: model.op_order -> model_op_order."""
     return re.sub(r"[^A-Za-z0-9]+", "_", key).strip("_")
-
-
-def value_order(values) -> list[Any]:
-    """Distinct values in a reading order: numbers ascending, then names (so 'depthwise' follows 8)."""
-    distinct = list({repr(v): v for v in values}.values())
-    numbers = sorted(v for v in distinct if isinstance(v, (int, float)) and not isinstance(v, bool))
-    return numbers + sorted((v for v in distinct if v not in numbers), key=str)

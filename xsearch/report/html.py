@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from xsearch import contract
+from xsearch.inference.comparisons import UNDECIDED
 from xsearch.redact import redact
 from xsearch.report.figure import Plot
 from xsearch.report.records import SweepData
 from xsearch.report.table import best_records, counts
-from xsearch.report.verdicts import Findings
+from xsearch.report.verdicts import POINT_COLUMNS, Findings
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1300px; padding: 0 1em; color: #222; }
@@ -91,17 +92,12 @@ def _findings(found: Findings) -> str:
     """The headline, each point with its interval, and the verdicts."""
     parts = [f'<p class="headline">{escape(found.headline)}</p>']
     if found.points:
-        parts.append("<h3>Points: mean over seeds, 95% interval</h3>"
-                     + _table(list(found.POINT_COLUMNS), found.point_rows()))
+        parts.append("<h3>Points: test accuracy, 95% interval for new seeds and new test images</h3>"
+                     + _table(list(POINT_COLUMNS), found.point_rows()))
     if found.comparisons:
-        items = "".join(f'<li class="{"separated" if c.distinguishable else "noise"}">{escape(c.verdict)}</li>'
-                        for c in found.comparisons)
+        items = "".join(f'<li class="{"noise" if c.verdict == UNDECIDED else "separated"}">{escape(text)}</li>'
+                        for c, text in zip(found.comparisons, found.sentences()))
         parts.append(f"<h3>Comparisons</h3><ul>{items}</ul>")
-    if found.by_value:
-        rows = [[contract.short(v["key"]), v["value"], v["trials"], v["interval"]["estimate"], v["interval"]["low"],
-                 v["interval"]["high"]] for v in found.by_value]
-        parts.append("<h3>By knob value, averaged over the other knobs</h3>"
-                     + _table(["knob", "value", "trials", "val/acc", "low", "high"], rows))
     return "\n".join(parts)
 
 

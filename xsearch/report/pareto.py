@@ -77,7 +77,7 @@ def plot(data: SweepData, out_dir: Path) -> fig.Plot:
         for number, x, y in best:
             ax.annotate(f"#{number}", (x, y), textcoords="offset points", xytext=(5, 5), fontsize=9)
         _cost_axis(ax, [p[1] for p in points], label)
-        ax.set_ylabel("best validation accuracy (val/acc)")
+        ax.set_ylabel("test accuracy (test/acc)")
         ax.set_title(f"Accuracy vs {'parameters' if cost == 'params' else 'FLOPs'}")
         ax.legend(loc="best")
     figure.suptitle(f"{TITLE}. Pareto front: no other trial is as accurate for less", y=1.02)

@@ -1,9 +1,10 @@
-"""What the report knows about each trial: the study's view (state, params, values) joined with the trial's files.
+"""What the report knows about each trial: the study's view (state, params, values, per-image outcomes) joined
+with the trial's files.
 
-Surplus trials (asked for past `n_trials` by a racing driver, never run) are
-left out entirely. A retried original stays in, failed, with the reason and the
-number of the copy that re-ran it; only trials that finished their training
-(`complete`) carry an accuracy into the plots.
+Surplus trials (asked for past `n_trials` by a racing driver, never run) are left out entirely. A retried
+original stays in, failed, with the reason and the number of the copy that re-ran it; only trials that finished
+their training and were scored (`complete`) carry an accuracy into the verdicts and plots: the test accuracy,
+from the images that chose nothing.
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ from optuna.distributions import CategoricalDistribution
 from optuna.trial import FrozenTrial, TrialState
 
 from xsearch import contract
-from xsearch.report.stats import Score
+from xsearch.inference.stats import Interval, wilson
+from xsearch.outcomes import Outcomes, of_run
 from xsearch.settings.logger import LoggerSettings
-from xsearch.studies.trials import counted, retried_numbers, retry_copies, retry_of
-from xsearch.validate import ConfigError
+from xsearch.studies.trials import counted, trial_rows
+
+RESOLUTION = 0.01  # the equivalence margin of a study that recorded none
 
 STATES = {TrialState.COMPLETE: "complete", TrialState.PRUNED: "pruned", TrialState.FAIL: "failed",
           TrialState.RUNNING: "running", TrialState.WAITING: "waiting"}
@@ -42,6 +45,7 @@ class TrialRecord:
     dir: Path | None
     duration_s: float | None
     cost: dict[str, int | None]  # params, flops: from the summary, else from the budget check's user attrs
+    outcomes: Outcomes | None = None  # per-image outcomes on the scoring images, where it was scored
 
     @property
     def knobs(self) -> dict[str, Any]:
@@ -50,17 +54,18 @@ class TrialRecord:
 
     @property
     def accuracy(self) -> float | None:
-        """Best validation accuracy of a complete trial: the y of every accuracy plot."""
-        if self.state != "complete":
+        """A complete trial's test accuracy (at the epoch its validation images chose): the y of every accuracy
+        plot and what the verdicts compare."""
+        if self.state != "complete" or self.outcomes is None:
             return None
-        value = ((self.summary or {}).get("best") or {}).get(contract.ACCURACY)
-        return float(value) if value is not None and math.isfinite(value) else None
+        return self.outcomes.accuracy if math.isfinite(self.outcomes.accuracy) else None
 
     @property
-    def score(self) -> Score | None:
-        """The best accuracy and the validation images it was measured on (None where not recorded)."""
-        images = ((self.summary or {}).get("best") or {}).get("val_images")
-        return Score(self.accuracy, int(images)) if self.accuracy is not None and images else None
+    def accuracy_interval(self) -> Interval | None:
+        """This seed's test accuracy on other images like these: the Wilson interval (not over seeds)."""
+        if self.outcomes is None or not self.outcomes.images:
+            return None
+        return wilson(int(self.outcomes.correct.sum()), self.outcomes.images)
 
     def curve(self, metric: str = contract.ACCURACY) -> tuple[list[int], list[float]]:
         """(epochs, values) of `metric` from the summary's history, whatever the loggers; epochs count from 1 as
@@ -79,6 +84,20 @@ class SweepData:
     categorical: list[str]  # swept keys with a list of choices, in the study's order
     project: str | None  # W&B project and entity the trials logged to, from their config
     entity: str | None
+    resolution: float = 0.01  # the equivalence margin the study was run with
+    looks: int = 1  # a decided sweep's looks: each spends alpha / looks
+    decided: dict[str, Any] = dataclasses.field(default_factory=dict)  # a decided sweep's record of its looks
+    choices: dict[str, list] = dataclasses.field(default_factory=dict)  # each categorical key's values in the space
+
+    @property
+    def durations(self) -> list[float]:
+        """How long each complete trial took in the study, its process starting included."""
+        return [r.duration_s for r in self.complete if r.duration_s]
+
+    @property
+    def shares_choosing_images(self) -> bool:
+        """Whether any trial was scored on the images that chose (a dataset with only train and val)."""
+        return any(((r.summary or {}).get("test") or {}).get("shares_choosing_images") for r in self.complete)
 
     @property
     def complete(self) -> list[TrialRecord]:
@@ -111,20 +130,32 @@ def _read_summary(trial_dir: Path | None) -> dict[str, Any] | None:
         return None
 
 
-def _record(trial: FrozenTrial, sweep_dir: Path, retried: dict[int, str], copies: dict[int, int]) -> TrialRecord:
+def _outcomes(trial: FrozenTrial, trial_dir: Path | None) -> Outcomes | None:
+    """From the study (where the sweep copied them), else from the trial's own file."""
+    stored = trial.user_attrs.get(contract.TEST_OUTCOMES)
+    if stored is not None:
+        return Outcomes.from_attr(stored)
+    return of_run(trial_dir) if trial_dir is not None else None
+
+
+def _record(row: dict[str, Any], sweep_dir: Path) -> TrialRecord:
+    """The study's row of a trial (studies/trials.py, the one every table starts from) joined with its files."""
+    trial: FrozenTrial = row["trial"]
     trial_dir = _trial_dir(trial, sweep_dir)
-    summary = _read_summary(trial_dir)
-    reason = trial.user_attrs.get(contract.FAILURE_REASON) or retried.get(trial.number)
+    # What a trial wrote counts once the study has it finished: a report of a running study reads the same
+    # records a copy of its storage taken at the same moment would.
+    summary = _read_summary(trial_dir) if trial.state.is_finished() else None
+    reason = row["reason"]
     if trial.state == TrialState.FAIL and not reason and summary:
         reason = summary.get("error")
     cost = {"params": (summary or {}).get("params", trial.user_attrs.get(contract.PARAMS_COUNT)),
             "flops": (summary or {}).get("flops", trial.user_attrs.get(contract.FLOPS))}
     return TrialRecord(
-        number=trial.number, state=STATES.get(trial.state, trial.state.name.lower()), reason=reason,
-        retried_by=copies.get(trial.number), retry_of=retry_of(trial),
-        params=dict(trial.params),
-        values=list(trial.values) if trial.values else None, summary=summary, dir=trial_dir,
-        duration_s=trial.duration.total_seconds() if trial.duration else None, cost=cost)
+        number=row["number"], state=STATES.get(trial.state, trial.state.name.lower()), reason=reason,
+        retried_by=row["retried_by"], retry_of=row["retry_of"], params=dict(row["params"]),
+        values=list(row["values"]) if row["values"] else None, summary=summary, dir=trial_dir,
+        duration_s=row["duration_s"], cost=cost,
+        outcomes=_outcomes(trial, trial_dir) if trial.state.is_finished() else None)
 
 
 def _objectives(sweep_dir: Path, directions: int, records: list[TrialRecord], stored: Any = None) -> list[str]:
@@ -150,10 +181,7 @@ def _tracker(records: list[TrialRecord]) -> tuple[str | None, str | None]:
     for record in records:
         path = record.dir / contract.TRIAL_CONFIG if record.dir is not None else None
         if path is not None and path.is_file():
-            try:
-                logger = LoggerSettings.from_node(OmegaConf.to_container(OmegaConf.load(path)).get("logger"))
-            except ConfigError:  # a trial.yaml from before the logger group held _target_ entries
-                return None, None
+            logger = LoggerSettings.from_node(OmegaConf.to_container(OmegaConf.load(path)).get("logger"))
             for entry in logger.wandb.values():
                 return entry.get("project"), entry.get("entity")
     return None, None
@@ -161,16 +189,17 @@ def _tracker(records: list[TrialRecord]) -> tuple[str | None, str | None]:
 
 def sweep_data(study: optuna.Study, url: str, sweep_dir: Path) -> SweepData:
     trials = counted(study)
-    retried = retried_numbers(trials)
-    copies = retry_copies(trials)
-    records = [_record(t, sweep_dir, retried, copies) for t in trials]
-    categorical: list[str] = []
+    records = [_record(row, sweep_dir) for row in trial_rows(study)]
+    choices: dict[str, list] = {}
     for trial in trials:
         for key, distribution in trial.distributions.items():
-            if isinstance(distribution, CategoricalDistribution) and key not in categorical:
-                categorical.append(key)
+            if isinstance(distribution, CategoricalDistribution):
+                choices.setdefault(key, list(distribution.choices))
     project, entity = _tracker(records)
+    config = study.user_attrs.get(contract.STUDY_CONFIG) or {}
+    decided = study.user_attrs.get(contract.DECIDE) or {}
     return SweepData(name=study.study_name, url=url, directions=[d.name.lower() for d in study.directions],
-                     objectives=_objectives(sweep_dir, len(study.directions), records,
-                                                 study.metric_names), records=records,
-                     categorical=categorical, project=project, entity=entity)
+                     objectives=_objectives(sweep_dir, len(study.directions), records, study.metric_names),
+                     records=records, categorical=list(choices), project=project, entity=entity,
+                     resolution=float(decided.get("resolution", config.get("sweep.resolution", RESOLUTION))),
+                     looks=len(decided.get("schedule") or [1]), decided=dict(decided), choices=choices)

@@ -4,7 +4,10 @@ Swept values keep their config keys (`model.segments`, `seed`); the knobs the
 network was actually built with are prefixed `knob.` (`knob.width` is the
 solved width, which a swept `model.width` need not equal under a budget).
 Metrics are `final/<metric>` (last epoch) and `best/<metric>` (the epoch best
-by the monitored metric, as summary.json has it; `best/epoch` counts from 0).
+by the monitored metric, as summary.json has it; `best/epoch` counts from 0), all
+on the validation images that choose; `test/acc` is the trial's score on the test
+images, once, at the epoch chosen (`test/epoch`), with the Wilson interval of that
+seed on other images (`test_low`, `test_high`).
 `wall_time_s` is the run's own time; `duration_s` the trial's in the study,
 which also holds its process starting, so the two differ most on tiny runs.
 """
@@ -18,7 +21,6 @@ from typing import Any
 from xsearch import contract
 from xsearch.report.pareto import dominates
 from xsearch.report.records import STATES, SweepData, TrialRecord
-from xsearch.report.stats import wilson
 from xsearch.report.verdicts import Findings
 
 BEST_SHOWN = 5
@@ -36,8 +38,8 @@ def columns(data: SweepData) -> list[str]:
     metrics = [f"{when}/{m}" for when in ("final", "best") for m in contract.EPOCH_METRICS
                if any(m in ((r.summary or {}).get(when) or {}) for r in records)]
     return ["number", "state", "reason", "retried_by", "retry_of", *params, *value_columns(data), *knobs,
-            "params", "flops", *metrics, "best/epoch", "val_images", "acc_low", "acc_high", "epochs", "wall_time_s",
-            "duration_s", "wandb_id"]
+            "params", "flops", *metrics, "best/epoch", contract.TEST_ACCURACY, "test_low", "test_high", "test_images",
+            "test/epoch", "image_set", "epochs", "wall_time_s", "duration_s", "wandb_id"]
 
 
 def row(record: TrialRecord, data: SweepData) -> dict[str, Any]:
@@ -53,10 +55,12 @@ def row(record: TrialRecord, data: SweepData) -> dict[str, Any]:
             cells[f"{when}/{metric}"] = value
     best = summary.get("best") or {}
     cells["best/epoch"] = int(best["epoch"]) if best.get("epoch") is not None else None
-    scored = record.score  # the best accuracy's 95% Wilson interval on the images it was validated on
-    if scored is not None:
-        interval = wilson(scored)
-        cells.update({"val_images": scored.images, "acc_low": interval.low, "acc_high": interval.high})
+    interval = record.accuracy_interval  # this seed on other test images like these
+    if interval is not None:
+        test = summary.get("test") or {}
+        cells.update({contract.TEST_ACCURACY: interval.estimate, "test_low": interval.low, "test_high": interval.high,
+                      "test_images": record.outcomes.images, "test/epoch": test.get("epoch"),
+                      "image_set": record.outcomes.image_set})
     cells["epochs"] = summary.get("epochs")
     cells["wall_time_s"] = summary.get("wall_time_s")  # the run's own measure: building, data, fit, W&B
     cells["duration_s"] = record.duration_s  # the whole trial in the study: process start, imports, W&B too
@@ -121,12 +125,13 @@ def markdown(data: SweepData, found: Findings) -> str:
     best = best_records(data)
     title = "Pareto set" if len(data.directions) > 1 else f"Best trials by {data.objectives[0]}"
     if best:
-        header = ["trial", *data.objectives, "95% interval", "params", "FLOPs (MACs)", "swept knobs"]
+        header = ["trial", *data.objectives, contract.TEST_ACCURACY, "this seed, 95% on other images", "params",
+                  "FLOPs (MACs)", "swept knobs"]
         lines += [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for record in best:
-            scored = record.score
-            interval = wilson(scored) if scored is not None else None
-            cells = [record.number, *record.values, f"{interval.low:.4f} - {interval.high:.4f}" if interval else None,
+            interval = record.accuracy_interval
+            cells = [record.number, *record.values, interval.estimate if interval else None,
+                     f"{interval.low:.4f} - {interval.high:.4f}" if interval else None,
                      record.cost["params"], record.cost["flops"], contract.knobs_text(record.params)]
             lines.append("| " + " | ".join(_number(c) for c in cells) + " |")
     else:

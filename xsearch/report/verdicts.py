@@ -1,166 +1,200 @@
-"""What a sweep can and cannot tell: each point's accuracy with its interval, the comparisons that matter, a
-verdict for each, and a headline that says whether the sweep separates its points at all.
-
-A point is one setting of the swept knobs other than the seed; its seeds are its repeats. Compared are each
-point against the paper's Xception (the point whose swept knobs all have the paper's values, when the sweep
-has it) and each pair of neighbours: points that differ in one knob, by one step along an ordered knob
-(segments 1, 2, 4, 8, depthwise; a width; a depth) or by any two values of an unordered one (an activation).
-A comparison is distinguishable when its Holm-adjusted p value is below 5%, so a sweep of many comparisons does
-not find differences by chance. The accuracy is each trial's best epoch, the study's objective.
+"""What a sweep can and cannot tell, in words: the headline, each point with its interval and each comparison's
+verdict (xsearch/inference/comparisons.py decides them; docs/STATISTICS.md says how), for summary.md, the
+page, plots.json and the W&B report run alike.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import itertools
+import math
 import statistics
 from typing import Any
 
 from xsearch import contract
-from xsearch.model.config import XceptionConfig
-from xsearch.report import stats
-from xsearch.report.figure import value_order
-from xsearch.report.records import SweepData, TrialRecord
+from xsearch.inference.comparisons import (
+    DISTINGUISHABLE,
+    EQUIVALENT,
+    SEED,
+    UNDECIDED,
+    Analysis,
+    Comparison,
+    Scored,
+    analyse,
+)
+from xsearch.inference.stats import CONFIDENCE
+from xsearch.report.records import SweepData
 
-ALPHA = 1 - stats.CONFIDENCE
-SEED = "seed"
-PAPER = {f"model.{key}": value for key, value in dataclasses.asdict(XceptionConfig()).items()}
+POINT_COLUMNS = ("point", "seeds", contract.TEST_ACCURACY, "low", "high")
+COMPARISON_COLUMNS = ("a", "b", "kind", "difference", "low", "high", "p_differs_holm", "p_within_holm", "verdict",
+                      "seeds_to_decide", "floor")
 
 
 def points_text(value: float) -> str:
     return f"{100 * value:.1f}"
 
 
-@dataclasses.dataclass(frozen=True)
-class Comparison:
-    a: str
-    b: str
-    kind: str  # "vs the paper" or "neighbours"
-    difference: stats.Difference
-    p_holm: float
+def _signed(value: float) -> str:
+    return f"{100 * value:+.1f}"
 
-    @property
-    def distinguishable(self) -> bool:
-        return self.p_holm < ALPHA
 
-    @property
-    def verdict(self) -> str:
-        d = self.difference.interval
-        head = f"{self.a} vs {self.b}: {100 * d.estimate:+.1f} ± {points_text(d.half)} points"
-        if self.distinguishable:
-            better = self.a if d.estimate > 0 else self.b
-            return f"{head}, distinguishable (p = {self.p_holm:.3g}, Holm): {better} is better"
-        seeds = self.difference.seeds_to_resolve()
-        return (f"{head}, not distinguishable (p = {self.p_holm:.2g}, Holm); about {seeds} seeds per point "
-                f"would resolve {points_text(stats.RESOLUTION)} points")
+def sentence(c: Comparison, analysis: Analysis) -> str:
+    """One comparison as a person reads it."""
+    head = f"{c.a.label} vs {c.b.label}"
+    if c.estimate is None:
+        return f"{head}: not compared ({c.why})"
+    if not c.estimate.known:
+        return (f"{head}: {_signed(c.estimate.value)} points, undecided: a point needs 2 seeds or more before the "
+                "seeds' spread can be told from the difference")
+    interval = c.estimate.interval()
+    body = f"{head}: {_signed(interval.estimate)} points [{_signed(interval.low)}, {_signed(interval.high)}]"
+    if not c.paired:
+        body += " (scored on different test images: unpaired)"
+    margin = points_text(analysis.resolution)
+    if c.verdict == DISTINGUISHABLE:
+        better = c.a.label if interval.estimate > 0 else c.b.label
+        return f"{body}, distinguishable (Holm p = {c.p_differs:.2g}): {better} is better"
+    if c.verdict == EQUIVALENT:
+        return f"{body}, equivalent within ±{margin} points (Holm p = {c.p_within:.2g})"
+    body += f", undecided (Holm p = {c.p_differs:.2g} over {len(analysis.comparisons)} comparisons)"
+    if c.seeds_needed is not None:
+        return f"{body}: about {c.seeds_needed} seeds per point would decide it"
+    if c.floor is not None:
+        return (f"{body}: no number of seeds decides it on these {c.a.spread.images} test images, which resolve no "
+                f"difference below {points_text(c.floor)} points")
+    return body
 
 
 @dataclasses.dataclass(frozen=True)
 class Findings:
     headline: str
-    points: list[dict[str, Any]]  # label, params, seeds, accuracies, interval
-    by_value: list[dict[str, Any]]  # key, value, trials, interval (averaged over the other knobs)
-    comparisons: list[Comparison]
+    analysis: Analysis | None
 
-    POINT_COLUMNS = ("point", "seeds", "val/acc", "low", "high")
+    @property
+    def comparisons(self) -> list[Comparison]:
+        return self.analysis.comparisons if self.analysis else []
+
+    @property
+    def points(self) -> list[dict[str, Any]]:
+        """Each point: label, swept values, seeds, each seed's test accuracy and the interval over seeds and
+        images (null with one seed)."""
+        if self.analysis is None:
+            return []
+        shown = []
+        for p in self.analysis.points:
+            estimate = p.estimate
+            interval = estimate.interval() if estimate is not None and estimate.known else None
+            if interval is not None:  # an accuracy stays within [0, 1]
+                interval = dataclasses.replace(interval, low=max(interval.low, 0.0), high=min(interval.high, 1.0))
+            # A point whose trials were scored on different images has no pooled table: its mean is its seeds'.
+            mean = p.spread.mean if p.spread else statistics.fmean(p.accuracies)
+            shown.append({"label": p.label, "params": dict(zip(self.analysis.keys, p.values)), "seeds": len(p.seeds),
+                          "accuracies": list(p.accuracies), "mean": mean,
+                          "interval": interval.as_dict() if interval else None})
+        return shown
 
     def point_rows(self) -> list[list[Any]]:
-        """One row a point, in POINT_COLUMNS: the page's table and the W&B run's."""
-        return [[p["label"], p["seeds"], p["interval"]["estimate"], p["interval"]["low"], p["interval"]["high"]]
+        """One row a point, in POINT_COLUMNS."""
+        return [[p["label"], p["seeds"], p["mean"], *((p["interval"] or {}).get(k) for k in ("low", "high"))]
                 for p in self.points]
+
+    def sentences(self) -> list[str]:
+        return [sentence(c, self.analysis) for c in self.comparisons]
+
+    def comparison_rows(self) -> list[list[Any]]:
+        """One row a comparison, in COMPARISON_COLUMNS."""
+        rows = []
+        for c in self.comparisons:
+            interval = c.estimate.interval() if c.estimate is not None and c.estimate.known else None
+            rows.append([c.a.label, c.b.label, c.kind, c.estimate.value if c.estimate else None,
+                         interval.low if interval else None, interval.high if interval else None, c.p_differs,
+                         c.p_within, c.verdict, c.seeds_needed, c.floor])
+        return rows
 
     def markdown(self) -> list[str]:
         lines = [f"**{self.headline}**", ""]
         if self.points:
-            lines += [f"### Points (mean over seeds, {stats.CONFIDENCE:.0%} interval)", "",
-                      "| point | seeds | val/acc | interval |", "|---|---|---|---|"]
-            lines += [f"| {p['label']} | {p['seeds']} | {p['interval']['estimate']:.4f} | "
-                      f"{p['interval']['low']:.4f} - {p['interval']['high']:.4f} |" for p in self.points]
+            lines += [f"### Points: {contract.TEST_ACCURACY}, mean over seeds and test images, {CONFIDENCE:.0%} "
+                      "interval for new seeds and new images", "",
+                      "| point | seeds | test/acc | interval |", "|---|---|---|---|"]
+            lines += [f"| {p['label']} | {p['seeds']} | {p['mean']:.4f} | "
+                      + (f"{p['interval']['low']:.4f} - {p['interval']['high']:.4f} |" if p["interval"]
+                         else "one seed: unknown |") for p in self.points]
         if self.comparisons:
-            lines += ["", "### Comparisons", ""] + [f"- {c.verdict}" for c in self.comparisons]
-        if self.by_value:
-            lines += ["", "### By knob value (averaged over the other knobs)", "",
-                      "| knob | value | trials | val/acc | interval |", "|---|---|---|---|---|"]
-            lines += [f"| {contract.short(v['key'])} | {v['value']} | {v['trials']} | "
-                      f"{v['interval']['estimate']:.4f} | {v['interval']['low']:.4f} - {v['interval']['high']:.4f} |"
-                      for v in self.by_value]
+            lines += ["", "### Comparisons", ""] + [f"- {s}" for s in self.sentences()]
         return lines
 
 
-def _seed(record: TrialRecord) -> int:
-    return record.params.get(SEED, (record.summary or {}).get("seed", 0))
-
-
-def _label(params: dict[str, Any]) -> str:
-    return contract.knobs_text(params) or "all trials"
-
-
-def _ordered(values: list) -> bool:
-    """Whether a knob's values have an order to step along: numbers, with 'depthwise' as the spectrum's end."""
-    return all(isinstance(v, (int, float)) and not isinstance(v, bool) or v == "depthwise" for v in values)
-
-
-def _pairs(key_values: dict[str, list], a: tuple, b: tuple, keys: list[str]) -> bool:
-    """Whether points a and b are neighbours: one knob apart, by one step if that knob is ordered."""
-    differing = [i for i, (x, y) in enumerate(zip(a, b)) if x != y]
-    if len(differing) != 1:
-        return False
-    values = key_values[keys[differing[0]]]
-    if not _ordered(values):
-        return True
-    return abs(values.index(a[differing[0]]) - values.index(b[differing[0]])) == 1
+def scored(data: SweepData) -> list[Scored]:
+    return [Scored(dict(r.params), r.params.get(SEED, 0), r.outcomes) for r in data.complete]
 
 
 def findings(data: SweepData) -> Findings:
-    records = [r for r in data.complete if r.score is not None]
     if not data.complete:
-        return Findings("No trial has completed: nothing to compare yet.", [], [], [])
-    if len(records) < len(data.complete):
-        return Findings("No intervals: these trials did not record how many images they were validated on (made "
-                        "by an xsearch before it did); re-run them to get intervals and verdicts.", [], [], [])
-    keys = [k for k in data.varied(records) if k != SEED]
-    key_values = {k: value_order(r.params[k] for r in records) for k in keys}
-    groups: dict[tuple, dict[int, stats.Score]] = {}
-    for record in records:
-        groups.setdefault(tuple(record.params.get(k) for k in keys), {})[_seed(record)] = record.score
-    order = sorted(groups, key=lambda p: [key_values[k].index(v) for k, v in zip(keys, p)])
-    label = {p: _label(dict(zip(keys, p))) for p in order}
-    points = [{"label": label[p], "params": dict(zip(keys, p)), "seeds": len(groups[p]),
-               "accuracies": [s.accuracy for s in groups[p].values()],
-               "interval": stats.mean_interval(list(groups[p].values())).as_dict()} for p in order]
-    by_value = [{"key": k, "value": v, "trials": len(members),
-                 "interval": stats.mean_interval(members).as_dict()}
-                for k in keys for v in key_values[k]
-                for members in [[r.score for r in records if r.params.get(k) == v]]] if len(keys) > 1 else []
-
-    paper = tuple(PAPER.get(k) for k in keys)
-    pairs: list[tuple[tuple, tuple, str]] = []
-    if keys and paper in groups:
-        pairs += [(p, paper, "vs the paper") for p in order if p != paper]
-    for a, b in itertools.combinations(order, 2):
-        if _pairs(key_values, a, b, keys) and not any({a, b} == {x, y} for x, y, _ in pairs):
-            pairs.append((a, b, "neighbours"))
-    differences = [stats.difference(groups[a], groups[b]) for a, b, _ in pairs]
-    adjusted = stats.holm([d.p_value for d in differences]) if differences else []
-    comparisons = [Comparison(label[a], label[b], kind, d, p)
-                   for (a, b, kind), d, p in zip(pairs, differences, adjusted)]
-    return Findings(_headline(comparisons, len(records), keys), points, by_value, comparisons)
+        return Findings("No trial has completed with its test outcomes: nothing to compare yet.", None)
+    analysis = analyse(scored(data), resolution=data.resolution, looks=data.looks)
+    return Findings(_headline(analysis, data), analysis)
 
 
-def _headline(comparisons: list[Comparison], trials: int, keys: list[str]) -> str:
-    if not keys:
+SUGGESTED_CAP = 10  # the seeds per point a headline prices deciding at: the shipped sweep.max_seeds
+
+
+def _extra_trials(analysis: Analysis, cap: int) -> tuple[int, int]:
+    """The undecided comparisons that `cap` seeds per point would decide, and the trials that takes."""
+    target: dict[tuple, int] = {}
+    decided = 0
+    for c in analysis.undecided:
+        if c.seeds_needed is not None and c.seeds_needed <= cap:
+            decided += 1
+            for p in (c.a, c.b):
+                target[p.values] = max(target.get(p.values, 0), c.seeds_needed)
+    have = {p.values: len(p.seeds) for p in analysis.points}
+    return decided, sum(max(n - have[v], 0) for v, n in target.items())
+
+
+def _headline(analysis: Analysis, data: SweepData) -> str:
+    trials = len(data.complete)
+    if not analysis.keys:
         return f"{trials} complete trial(s) of one setting: nothing to compare."
-    if not comparisons:  # e.g. a random search: every two points differ in several knobs
-        return (f"No comparisons: no two of the points differ in one knob alone, and none is the paper's; each "
-                f"point's {stats.CONFIDENCE:.0%} interval is below.")
-    separated = [c for c in comparisons if c.distinguishable]
-    if len(separated) == len(comparisons):
-        return (f"The sweep separates all {len(comparisons)} of its comparisons at {stats.CONFIDENCE:.0%} "
-                "(Holm-adjusted).")
-    if separated:
-        return (f"The sweep separates {len(separated)} of its {len(comparisons)} comparisons at "
-                f"{stats.CONFIDENCE:.0%} (Holm-adjusted); the rest are within noise.")
-    seeds = statistics.median(c.difference.seeds_to_resolve() for c in comparisons)
-    return (f"Within noise: none of the {len(comparisons)} comparisons is distinguishable at "
-            f"{stats.CONFIDENCE:.0%} (Holm-adjusted). About {seeds:.0f} seeds per point would resolve "
-            f"{points_text(stats.RESOLUTION)}-point differences.")
+    if not analysis.comparisons:  # e.g. a random search: every two points differ in several knobs
+        return (f"No comparisons: no two of the points differ in one knob alone; each point's {CONFIDENCE:.0%} "
+                "interval is below.")
+    seeds = sorted({len(p.seeds) for p in analysis.points})
+    images = sorted({p.spread.images for p in analysis.points if p.spread is not None})
+    seeds_text = f"{seeds[0]}" if len(seeds) == 1 else f"{seeds[0]}-{seeds[-1]}"
+    on = f"{images[0]:,} test images" if len(images) == 1 else "test images of several sizes"
+    margin = points_text(analysis.resolution)
+    counted = (f"{analysis.count(DISTINGUISHABLE)} distinguishable, {analysis.count(EQUIVALENT)} equivalent within "
+               f"±{margin} points, {analysis.count(UNDECIDED)} undecided")
+    looks = f" (looks: {analysis.looks}, each at alpha/{analysis.looks})" if analysis.looks > 1 else ""
+    count = len(analysis.comparisons)
+    parts = [f"{count} comparison{'s' * (count != 1)} at {seeds_text} seeds a point on {on}{looks}: {counted}."]
+    undecided = analysis.undecided
+    if undecided:
+        needs = sorted(c.seeds_needed for c in undecided if c.seeds_needed is not None)
+        stuck = [c for c in undecided if c.seeds_needed is None and c.floor is not None]
+        if needs:
+            cap = max(SUGGESTED_CAP, seeds[-1])
+            decided, trials_more = _extra_trials(analysis, cap)
+            spread = (f"{needs[0]}" if needs[0] == needs[-1]
+                      else f"{needs[0]} to {needs[-1]:,} (median {statistics.median(needs):.0f})")
+            parts.append(f"Undecided comparisons need {spread} seeds per point.")
+            if decided:
+                pace = statistics.median(data.durations) if data.durations else math.nan
+                parts.append(f"sweep.decide=true sweep.max_seeds={cap} would decide the {decided} that need {cap} or "
+                             f"fewer, with at most {trials_more} more trials (about {_duration(trials_more * pace)} on "
+                             "one worker at this sweep's pace).")
+        if stuck:
+            floors = min(c.floor for c in stuck)
+            parts.append(f"{len(stuck)} sit below what these test images resolve (nothing under "
+                         f"{points_text(floors)} points): no number of seeds decides them.")
+    if data.shares_choosing_images:
+        parts.append("The dataset has no test split: the images that chose also score (each trial's final "
+                     "epoch is scored, not its best).")
+    return " ".join(parts)
+
+
+def _duration(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "an unknown time"
+    minutes = seconds / 60
+    return f"{minutes:.0f} minutes" if minutes < 90 else f"{minutes / 60:.1f} hours"

@@ -16,7 +16,7 @@ from xsearch.redact import redact
 from xsearch.report.figure import Plot
 from xsearch.report.records import SweepData
 from xsearch.report.table import counts
-from xsearch.report.verdicts import Findings
+from xsearch.report.verdicts import COMPARISON_COLUMNS, POINT_COLUMNS, Findings
 from xsearch.settings.logger import clean_wandb_mode_env, wandb_mode
 
 JOB_TYPE = "report"
@@ -46,14 +46,11 @@ def log_report(data: SweepData, names: list[str], rows: list[list[Any]], plots: 
         # Columns hold ints and names alike (segments: 1, 'depthwise'): a typed table would refuse them.
         logged: dict[str, Any] = {"trials": wandb.Table(columns=names, data=rows, allow_mixed_types=True)}
         if found.points:
-            logged["points"] = wandb.Table(columns=list(found.POINT_COLUMNS), data=found.point_rows(),
+            logged["points"] = wandb.Table(columns=list(POINT_COLUMNS), data=found.point_rows(),
                                            allow_mixed_types=True)
         if found.comparisons:
-            logged["comparisons"] = wandb.Table(
-                columns=["a", "b", "kind", "difference", "low", "high", "p_holm", "distinguishable", "verdict"],
-                allow_mixed_types=True,
-                data=[[c.a, c.b, c.kind, c.difference.interval.estimate, c.difference.interval.low,
-                       c.difference.interval.high, c.p_holm, c.distinguishable, c.verdict] for c in found.comparisons])
+            logged["comparisons"] = wandb.Table(columns=list(COMPARISON_COLUMNS), data=found.comparison_rows(),
+                                                allow_mixed_types=True)
         for plot in plots:
             if plot.path is not None:
                 logged[f"plots/{plot.name}"] = wandb.Image(str(plot.path), caption=plot.title)

@@ -1,0 +1,75 @@
+"""`python -m xsearch.report <dir> --fill FILE`: the tables a document keeps in step with a study are rewritten
+from it, the prose around them is kept, and a block naming something the study cannot have is an error."""
+
+import re
+
+import pytest
+from optuna.trial import TrialState
+from test_report import add, new_study
+
+from xsearch.report import blocks
+from xsearch.report.__main__ import main
+from xsearch.report.records import sweep_data
+from xsearch.report.verdicts import findings
+
+PROSE = "Typed by hand: kept.\n"
+DOCUMENT = (PROSE + "<!-- xsearch:headline -->stale<!-- /xsearch -->\n"
+            "<!-- xsearch:points -->\nstale\n<!-- /xsearch -->\n"
+            "8: <!-- xsearch:compare segments=8 vs Xception (the paper's point) --><!-- /xsearch -->\n"
+            "2: <!-- xsearch:compare segments=2 vs Xception (the paper's point) --><!-- /xsearch -->\n"
+            "<!-- xsearch:trials --><!-- /xsearch -->\n" + PROSE)
+
+
+def study_of_two_points(tmp_path):
+    """Segments 8 and depthwise, 3 seeds each, 8 a clear 10 points worse; segments=2 is in the space, unrun."""
+    study = new_study(tmp_path)
+    for number, (segments, seed) in enumerate((s, seed) for s in (8, "depthwise") for seed in (0, 1, 2)):
+        accuracy = (0.70 if segments == 8 else 0.80) + 0.003 * seed
+        add(study, tmp_path, number, TrialState.COMPLETE, segments=segments, op_order="depthwise_first", seed=seed,
+            accuracies=[accuracy - 0.05, accuracy])
+    return study
+
+
+def test_every_block_is_rewritten_from_the_study_and_the_prose_is_kept(tmp_path, capsys):
+    study_of_two_points(tmp_path)
+    command = [str(tmp_path), "--storage", f"sqlite:///{tmp_path / 'study.db'}", "--no-wandb", "--fill",
+               str(tmp_path / "doc.md")]
+    with pytest.raises(SystemExit, match="2"):
+        main(command)  # a file that is not there: an error before any work
+    assert "doc.md: no such file" in capsys.readouterr().err and not (tmp_path / "report").exists()
+    (tmp_path / "doc.md").write_text(DOCUMENT)
+    main(command)
+    filled = (tmp_path / "doc.md").read_text()
+    assert filled.startswith(PROSE) and filled.endswith(PROSE) and "stale" not in filled
+    assert "1 comparison at 3 seeds a point on 2,000 test images: 1 distinguishable" in filled
+    compared = filled.split("8: ")[1].split("\n")[0]
+    assert re.match(r"<!-- xsearch:compare segments=8 vs Xception \(the paper's point\) -->-(9|10|11)\.\d \[.*"
+                    r"points, distinguishable<!-- /xsearch -->", compared)
+    assert "2: <!-- xsearch:compare segments=2 vs Xception (the paper's point) -->not yet run" in filled
+    assert filled.count("| depthwise_first |") == 0 and filled.count("| complete |") == 6  # one row a trial
+    data = sweep_data(study_of_two_points(tmp_path / "again"), "made", tmp_path / "again")
+    assert blocks.fill(filled, findings(data), data) == filled  # the same records give the same document
+
+
+def test_the_other_way_round_flips_the_sign_and_the_interval(tmp_path):
+    data = sweep_data(study_of_two_points(tmp_path), "made", tmp_path)
+    found = findings(data)
+    one = blocks.fill("<!-- xsearch:compare segments=8 vs Xception (the paper's point) --><!-- /xsearch -->",
+                      found, data)
+    other = blocks.fill("<!-- xsearch:compare Xception (the paper's point) vs segments=8 --><!-- /xsearch -->",
+                        found, data)
+    low, high = (float(x) for x in one.split("[")[1].split("]")[0].split(", "))
+    difference = float(one.split("-->")[1].split(" [")[0])
+    assert 9 < -difference < 11  # segments=8 is 10 points worse
+    assert f"{-difference:+.1f} [{-high:+.1f}, {-low:+.1f}] points, distinguishable" in other
+
+
+@pytest.mark.parametrize("block, named", [
+    ("compare segments=3 vs Xception (the paper's point)", "no comparison 'segments=3'"),  # not in the space
+    ("compare segmnts=8 vs Xception (the paper's point)", "no comparison 'segmnts=8'"),
+    ("pionts", "no such table; valid: headline, points"),
+])
+def test_a_block_the_study_cannot_fill_is_an_error_naming_it(tmp_path, block, named):
+    data = sweep_data(study_of_two_points(tmp_path), "made", tmp_path)
+    with pytest.raises(blocks.UnknownBlock, match=named):
+        blocks.fill(f"<!-- xsearch:{block} --><!-- /xsearch -->", findings(data), data)

@@ -1,0 +1,57 @@
+"""Deciding with as few seeds as the question needs: looks at planned seed counts, each spending its share of the
+error rate, and after each look more seeds only for the points of comparisons still undecided.
+
+The looks are fixed before any result is seen: the planned seeds, then doubling, up to the cap (3, 6, 12; or
+2, 4, 8, 10). With K looks each uses alpha / K (Bonferroni over looks), so however the study stops, the chance
+that any verdict it ever states is false stays at most alpha. A comparison that no number of seeds up to the
+cap could decide (its difference sits below what the test set resolves) gets no more seeds: stopping for
+futility never adds a false verdict.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from xsearch.inference.comparisons import UNDECIDED, Analysis
+
+
+def schedule(planned: int, cap: int) -> list[int]:
+    """Seeds per point at each look: the planned count, doubling, and the cap last."""
+    if planned < 2 or cap < planned:
+        raise ValueError(f"a schedule needs at least 2 planned seeds and a cap at least as large: {planned}, {cap}")
+    counts = [planned]
+    while counts[-1] < cap:
+        counts.append(min(2 * counts[-1], cap))
+    return counts
+
+
+@dataclasses.dataclass(frozen=True)
+class Next:
+    """What a look asks for: seeds per point at the next look, for the points that need them."""
+
+    seeds: int  # seeds each listed point should have at the next look
+    points: list[tuple]  # the points' values, in the analysis's key order
+
+
+def next_seeds(analysis: Analysis, counts: list[int], look: int) -> Next | None:
+    """After look number `look` (1 for the first, at the planned seeds), the points that need more seeds and how
+    many each should have at the next look; None after the last look, when every comparison is decided, or when no
+    undecided one could be decided within the cap. Counting looks, not seeds, keeps them at most len(counts)
+    however many trials failed."""
+    if look >= len(counts):
+        return None
+    wanting = [c for c in analysis.comparisons if c.verdict == UNDECIDED and _worth(c, counts[-1])]
+    if not wanting:
+        return None
+    points = list(dict.fromkeys(p.values for c in wanting for p in (c.a, c.b)))
+    return Next(counts[look], points)
+
+
+def _worth(comparison, cap: int) -> bool:
+    """Whether more seeds could decide it: it has an estimate to grow, and its projected need is within the cap
+    (or cannot be projected yet, from a point with a single seed)."""
+    if comparison.estimate is None:
+        return False
+    if min(len(comparison.a.seeds), len(comparison.b.seeds)) < 2:
+        return True
+    return comparison.seeds_needed is not None and comparison.seeds_needed <= cap

@@ -1,0 +1,148 @@
+"""Tables a document keeps in step with a study, so every figure in it can be recomputed from the records.
+
+In a Markdown file, each `<!-- xsearch:NAME -->...<!-- /xsearch -->` is rewritten from the study (`python -m
+xsearch.report <sweep dir> --fill FILE`); the rest of the file is left alone. The names:
+
+- `headline`: what the study can tell, in one paragraph;
+- `points`: each point's test accuracy over its seeds and test images, with the 95% interval;
+- `comparisons`: every comparison and its verdict;
+- `compare A vs B`: one comparison in brief (difference, interval, verdict), for a table cell;
+- `looks`: a decided sweep's looks: seeds, verdicts, the seeds each added;
+- `trials`: every trial: point, seed, the epoch validation chose, its val/acc, test/acc, wall time and images/s;
+- `time`: the study's trials, their time in all and on how many workers.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from collections.abc import Callable
+
+from xsearch import contract
+from xsearch.inference.comparisons import EQUIVALENT, PAPER_LABEL, Comparison, label
+from xsearch.report.records import SweepData
+from xsearch.report.verdicts import Findings, points_text
+
+BLOCK = re.compile(r"<!-- xsearch:(?P<name>[^>]*?) -->(?P<body>.*?)<!-- /xsearch -->", re.S)
+
+
+class UnknownBlock(ValueError):
+    """A block names no table this module makes, or a comparison the study does not have."""
+
+
+def _signed(value: float) -> str:
+    return f"{100 * value:+.1f}"
+
+
+def brief(c: Comparison, found: Findings) -> str:
+    if c.estimate is None or not c.estimate.known:
+        return "no estimate: " + (c.why or "a point has one seed")
+    interval = c.estimate.interval()
+    verdict = c.verdict
+    if c.verdict == EQUIVALENT:
+        verdict += f" within ±{points_text(found.analysis.resolution)}"
+    return f"{_signed(interval.estimate)} [{_signed(interval.low)}, {_signed(interval.high)}] points, {verdict}"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(map(str, row)) + " |" for row in rows])
+
+
+def _points(found: Findings, data: SweepData) -> str:
+    rows = [[p["label"], p["seeds"], f"{p['mean']:.4f}",
+             f"{p['interval']['low']:.4f} - {p['interval']['high']:.4f}" if p["interval"] else "one seed"]
+            for p in found.points]
+    return _table(["point", "seeds", contract.TEST_ACCURACY, "95% interval (new seeds and test images)"], rows)
+
+
+def _comparisons(found: Findings, data: SweepData) -> str:
+    return "\n".join(f"- {s}" for s in found.sentences())
+
+
+def _looks(found: Findings, data: SweepData) -> str:
+    looks = data.decided.get("looks") or []
+    if not looks:
+        return "No looks: the sweep was not decided (sweep.decide=false)."
+    rows = [[i + 1, look["seeds"], look["distinguishable"], look["equivalent"], look["undecided"],
+             ", ".join(f"{point}: +{n}" for point, n in look["added"].items()) or "none (final)"]
+            for i, look in enumerate(looks)]
+    return _table(["look", "seeds a point", "distinguishable", "equivalent", "undecided", "seeds added"], rows)
+
+
+def _trials(found: Findings, data: SweepData) -> str:
+    keys = found.analysis.keys if found.analysis else []
+    rows = []
+    for r in data.records:
+        summary, test = r.summary or {}, (r.summary or {}).get("test") or {}
+        chosen = next((e for e in summary.get("history") or [] if e.get("epoch") == test.get("epoch")), {})
+        rows.append([r.number, label({k: r.params.get(k) for k in keys}), r.params.get("seed", ""), r.state,
+                     test.get("epoch", -1) + 1 if test else "", _float(chosen.get(contract.ACCURACY)),
+                     _float(test.get("acc")), _float(summary.get("wall_time_s"), ".0f"),
+                     _float(summary.get("images_per_s"), ".0f")])
+    return _table(["trial", "point", "seed", "state", "epoch chosen", "val/acc there", contract.TEST_ACCURACY,
+                   "wall s", "images/s"], rows)
+
+
+def _float(value, spec: str = ".4f") -> str:
+    return "" if value is None else format(value, spec)
+
+
+def _time(found: Findings, data: SweepData) -> str:
+    durations = [r.duration_s for r in data.records if r.duration_s]
+    rates = [r.summary["images_per_s"] for r in data.complete if (r.summary or {}).get("images_per_s")]
+    return (f"{len(durations)} trials, {sum(durations) / 3600:.2f} hours of trial time in all (median "
+            f"{statistics.median(durations) / 60:.1f} minutes a trial; images/s {min(rates):.0f}-{max(rates):.0f})"
+            if durations and rates else "no finished trial yet")
+
+
+def _in_space(point: str, data: SweepData) -> bool:
+    """Whether `point`, a label, names values of the study's space: a comparison the study has not run yet, rather
+    than a typo."""
+    if point == PAPER_LABEL:
+        return True
+    values = {f"{contract.short(key)}={value}" for key, options in data.choices.items() for value in options}
+    return all(token in values for token in point.split())
+
+
+def _compare(text: str) -> Callable[[Findings, SweepData], str]:
+    a, _, b = text.partition(" vs ")
+
+    def render(found: Findings, data: SweepData) -> str:
+        for c in found.comparisons:
+            if {c.a.label, c.b.label} == {a.strip(), b.strip()}:
+                flipped = c.a.label != a.strip()
+                if flipped and c.estimate is not None and c.estimate.known:  # the way round the document asks
+                    interval = c.estimate.interval()
+                    return (f"{_signed(-interval.estimate)} [{_signed(-interval.high)}, {_signed(-interval.low)}] "
+                            f"points, {brief(c, found).rsplit(', ', 1)[-1]}")
+                return brief(c, found)
+        if all(_in_space(side.strip(), data) for side in (a, b)):  # points the study has yet to run
+            return "not yet run"
+        raise UnknownBlock(f"no comparison {a.strip()!r} vs {b.strip()!r} in the study; it has: "
+                           + "; ".join(f"{c.a.label} vs {c.b.label}" for c in found.comparisons))
+
+    return render
+
+
+TABLES = {"headline": lambda found, data: found.headline, "points": _points, "comparisons": _comparisons,
+          "looks": _looks, "trials": _trials, "time": _time}
+INLINE = ("compare", "time", "headline")
+
+
+def fill(text: str, found: Findings, data: SweepData) -> str:
+    """`text` with every block rewritten from `found` and `data`."""
+
+    def render(match: re.Match) -> str:
+        name = match["name"].strip()
+        kind, _, argument = name.partition(" ")
+        if kind == "compare":
+            body = _compare(argument)(found, data)
+        elif kind in TABLES and not argument:
+            body = TABLES[kind](found, data)
+        else:
+            raise UnknownBlock(f"<!-- xsearch:{name} -->: no such table; valid: {', '.join(TABLES)}, compare A vs B")
+        body = body if kind in INLINE else f"\n{body}\n"
+        return f"<!-- xsearch:{name} -->{body}<!-- /xsearch -->"
+
+    return BLOCK.sub(render, text)

@@ -14,21 +14,38 @@ import uuid
 from pathlib import Path
 
 import optuna
-from optuna.trial import TrialState
-
 import processes
+import pytest
+from conftest import assert_nothing_lost
+from optuna.trial import TrialState
+from processes import ROOT
 from test_sweep import TINY
+
+from xsearch import contract
+from xsearch.data import build_datamodule, data_settings
+from xsearch.outcomes import Outcomes
+from xsearch.settings.presets import preset
+
+pytestmark = pytest.mark.slow  # every test here starts xsearch processes or services
+
+
+def digits_test_labels():
+    """The shipped digits' test labels, in the order their images are stored."""
+    module = build_datamodule(data_settings(preset("data", "digits")))
+    module.setup("fit")
+    return module.splits.test_labels.numpy()
+
 
 def xsearch(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
     return processes.xsearch(*args, timeout=timeout)
 
 
 def passwords() -> list[str]:
-    """The test server's password, from the password file libpq reads."""
+    """The test server's password, from where libpq reads it (a password file, or PGPASSWORD)."""
     path = os.environ.get("PGPASSFILE")
-    if not path or not os.path.isfile(path):
-        return []
-    return [line.strip().rsplit(":", 1)[-1] for line in open(path) if line.strip()]
+    found = [line.strip().rsplit(":", 1)[-1] for line in open(path) if line.strip()] if path and os.path.isfile(
+        path) else []
+    return found + ([os.environ["PGPASSWORD"]] if os.environ.get("PGPASSWORD") else [])
 
 
 def files_containing(root: Path, secret: str) -> list[Path]:
@@ -75,11 +92,38 @@ def test_ddp_trials_inside_a_sweep_are_pruned_and_completed_on_every_rank(tmp_pa
         summary = json.loads((trial_dir / "summary.json").read_text())
         assert summary["device"] == "cpu x2" and summary["epochs"] == epochs
         assert sorted(trial.intermediate_values) == list(range(1, epochs + 1))  # epochs trained, once each
+        # Both ranks scored their halves of the test images; rank 0 wrote them all, once, in image order.
+        scored = Outcomes.load(trial_dir / contract.OUTCOMES)
+        assert scored.images == summary["test"]["images"] == summary["splits"]["test"]
+        assert scored.accuracy == summary["test"]["acc"]
+        assert Outcomes.from_attr(trial.user_attrs[contract.TEST_OUTCOMES]).correct.tolist() == scored.correct.tolist()
+        # In image order: each prediction sits against its own image's label (a shuffle would put them apart).
+        assert ((scored.predicted == digits_test_labels()) == scored.correct).all()
     # W&B written once per trial, by rank 0, in the sweep's folder beside the report's run; no trial folder has one.
     assert len(list((tmp_path / "wandb").glob("offline-run-*"))) == 2 + 1 and not list(tmp_path.glob("trials/*/wandb"))
     # The sweep ran once: Lightning's re-launch of the trial's command line for rank 1 did not start another.
     assert out.stdout.count("xsearch sweep ddp: 0/2 trials done") == 1
     assert len(list((tmp_path / "driver").iterdir())) == 1
+
+
+def test_drivers_in_different_folders_share_the_postgres_studys_own_lock(tmp_path, postgres, spawned):
+    # Two drivers of one study, each with its own sweep folder (node-local, say), two workers each, and a grid
+    # sampler slowed between choosing a point and taking it: only a lock that lives with the study keeps them off
+    # each other's points.
+    name = f"ci-{uuid.uuid4().hex[:8]}"
+    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'tests' / 'hang'}:{ROOT}", "XSEARCH_TEST_SLOW_SAMPLING": "0.5"}
+    args = ["+sweep=separability", f"sweep.name={name}", f"sweep.storage={postgres}", "sweep.workers=2",
+            "sweep.space.model.segments=[2,4,8,depthwise]", "sweep.space.model.op_order=[depthwise_first]",
+            "sweep.space.seed=[0,1]", *TINY]
+    drivers = [spawned([*args, f"sweep.dir={tmp_path / folder}"], env=env, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT) for folder in ("a", "b")]
+    outputs = [d.communicate(timeout=400)[0] for d in drivers]
+    assert [d.returncode for d in drivers] == [0, 0], outputs[0][-2000:] + outputs[1][-2000:]
+    study = optuna.load_study(study_name=name, storage=postgres)
+    assert len(study.trials) == 8 and all(t.state == TrialState.COMPLETE for t in study.trials)
+    assert len({tuple(sorted(t.params.items())) for t in study.trials}) == 8  # no grid point twice
+    assert {t.user_attrs["dir"].split("/")[-3] for t in study.trials} == {"a", "b"}  # both drivers worked
+    assert_nothing_lost(study, {}, total=8)
 
 
 def test_slurm_worker_jobs_share_one_postgres_study_until_it_has_n_trials(tmp_path, postgres, slurm):
@@ -95,7 +139,9 @@ def test_slurm_worker_jobs_share_one_postgres_study_until_it_has_n_trials(tmp_pa
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["counts"] == {"COMPLETE": 6} and results["storage"] == postgres
     assert (tmp_path / "report" / "index.html").is_file()
-    for secret in passwords():
+    secrets = passwords()
+    assert secrets, "no password to look for: the server's is in PGPASSFILE or PGPASSWORD, or this check is empty"
+    for secret in secrets:
         assert not files_containing(tmp_path, secret)
 
 
@@ -139,3 +185,4 @@ def test_a_slurm_job_warned_before_its_time_limit_checkpoints_requeues_and_resum
     assert resumed["resumed_from"] == checkpoint and resumed["epochs"] == 4  # finished the run, not restarted it
     assert resumed["history"][:stopped["epochs"]] == stopped["history"]
     assert sorted(retry.intermediate_values) == [1, 2, 3, 4]
+    assert_nothing_lost(study, {}, total=1)

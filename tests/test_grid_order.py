@@ -2,12 +2,11 @@
 for a long last trial."""
 
 import optuna
-from omegaconf import OmegaConf
-
 from conftest import composed
-from xsearch.sweep.driver import Sweep
+from omegaconf import OmegaConf
 from optuna.distributions import CategoricalDistribution, IntDistribution
 
+from xsearch.sweep.driver import Sweep
 from xsearch.sweep.grid import GridSampler
 from xsearch.sweep.settings import SweepSettings
 

@@ -9,15 +9,15 @@ import warnings
 from pathlib import Path
 
 import optuna
+import processes
 import pytest
 import yaml
+from conftest import assert_nothing_lost, completed, composed, retry_of
 from optuna.trial import TrialState
 
-import processes
-from conftest import assert_nothing_lost, completed, composed, retry_of
+from xsearch.settings.run import load_settings
 from xsearch.sweep.launch import validate_space
 from xsearch.sweep.settings import SweepSettings
-from xsearch.settings.run import load_settings
 from xsearch.validate import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,7 +46,11 @@ def running_trial(trial_dir: Path, *, timeout: float) -> list[str]:
     return []
 
 
-def load(root: Path, name: str) -> optuna.Study:
+def load(root: Path, name: str, *, journal: bool = False) -> optuna.Study:
+    if journal:
+        backend = optuna.storages.journal.JournalFileBackend(str(root / "study.journal"))
+        storage = optuna.storages.JournalStorage(backend)
+        return optuna.load_study(study_name=name, storage=storage)
     return optuna.load_study(study_name=name, storage=f"sqlite:///{root / 'study.db'}")
 
 
@@ -74,12 +78,14 @@ def test_every_shipped_sweep_composes_and_its_space_validates(name):
 SHIPPED_TINY = ["trainer.max_epochs=1", "+trainer.limit_train_batches=3", "+trainer.limit_val_batches=2",
                 "model.middle_depth=1", "data.batch_size=16", "logger=csv"]
 SHIPPED_TRIALS = {"nas": 6}  # the others: 2
+SHIPPED_EXTRA = {"questions": ["sweep.decide=false"]}  # n trials of a grid, not until decided (tests/test_decide.py)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", SHIPPED)
 def test_every_shipped_sweep_runs_end_to_end_and_completes_trials(tmp_path, name):
     out = processes.xsearch(f"+sweep={name}", *SHIPPED_TINY, f"sweep.n_trials={SHIPPED_TRIALS.get(name, 2)}",
-                            f"sweep.dir={tmp_path}", timeout=300)
+                            *SHIPPED_EXTRA.get(name, []), f"sweep.dir={tmp_path}", timeout=300)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["counts"].get("COMPLETE", 0) >= 2, results["trials"]
@@ -134,6 +140,7 @@ def test_a_sweep_left_without_a_space_says_what_is_missing():
         run_sweep(composed("+sweep=activation", "sweep.space=???"))
 
 
+@pytest.mark.slow
 def test_invalid_space_from_the_command_line_creates_no_study(tmp_path):
     out = run(tmp_path, "+sweep=activation", "+sweep.space.model.segments=[0]", timeout=120)
     assert out.returncode == 2
@@ -141,6 +148,7 @@ def test_invalid_space_from_the_command_line_creates_no_study(tmp_path):
     assert not (tmp_path / "study.db").exists()
 
 
+@pytest.mark.slow
 def test_two_workers_finish_exactly_n_trials_and_a_nan_trial_fails_alone(tmp_path):
     out = run(tmp_path, "+sweep=activation", "sweep.name=mixed", "sweep.workers=2", "sweep.n_trials=4",
               "~sweep.space.model", "+sweep.space.optim.lr=[0.003,1.0e30]", "sweep.space.seed=[0,1]",
@@ -177,9 +185,14 @@ def test_two_workers_finish_exactly_n_trials_and_a_nan_trial_fails_alone(tmp_pat
     assert again["params"] == first["params"] and again["model"] == first["model"], rerun.stderr[-2000:]
 
 
-def test_killed_driver_resumes_without_redoing_completed_trials(tmp_path, spawned):
+@pytest.mark.slow
+@pytest.mark.parametrize("storage", ["sqlite", "journal"])
+def test_killed_driver_resumes_without_redoing_completed_trials(tmp_path, spawned, storage):
+    # SQLite: Optuna's heartbeat finds the dead worker's trial; a journal file has none of Optuna's, so xsearch's
+    # own beat attribute does (a session that ended, a node lost, must not leave the study stuck).
+    journal = [f"sweep.storage={tmp_path / 'study.journal'}"] if storage == "journal" else []
     args = ["+sweep=residual", "sweep.name=resume", "sweep.workers=1", "sweep.n_trials=2", "sweep.heartbeat=1",
-            "trainer.max_epochs=2"]
+            "trainer.max_epochs=2", *journal]
     driver = spawned(sweep_args(tmp_path, *args), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     trial = running_trial(tmp_path / "trials" / "1", timeout=240)  # one trial completed, the second one running
     assert trial, "the sweep never reached its second trial"
@@ -188,7 +201,7 @@ def test_killed_driver_resumes_without_redoing_completed_trials(tmp_path, spawne
     for pid in trial:
         os.kill(int(pid), signal.SIGKILL)
     driver.wait()
-    before = load(tmp_path, "resume")
+    before = load(tmp_path, "resume", journal=bool(journal))
     completed_before = {t.number: t.params for t in before.trials if t.state == TrialState.COMPLETE}
     values_before = completed(before)
     assert completed_before and before.trials[1].state == TrialState.RUNNING
@@ -196,7 +209,7 @@ def test_killed_driver_resumes_without_redoing_completed_trials(tmp_path, spawne
     time.sleep(3.5)  # past the heartbeat's grace period (3 beats)
     out = run(tmp_path, *args)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    after = load(tmp_path, "resume")
+    after = load(tmp_path, "resume", journal=bool(journal))
     complete = [t for t in after.trials if t.state == TrialState.COMPLETE]
     assert len(complete) == 2
     for number, params in completed_before.items():  # kept, not redone
@@ -210,6 +223,7 @@ def test_killed_driver_resumes_without_redoing_completed_trials(tmp_path, spawne
     assert retry.user_attrs["retry_reason"] == "worker stopped: no heartbeat"
 
 
+@pytest.mark.slow
 def test_a_killed_trial_process_is_retried(tmp_path, spawned):
     args = ["+sweep=residual", "sweep.name=killed", "sweep.workers=1", "sweep.n_trials=1"]
     driver = spawned(sweep_args(tmp_path, *args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -232,6 +246,7 @@ def test_a_killed_trial_process_is_retried(tmp_path, spawned):
     assert results["trials"][0]["retried"] is True
 
 
+@pytest.mark.slow
 def test_a_pruner_prunes_trials_that_trail_and_any_optuna_sampler_or_pruner_comes_by_target(tmp_path):
     # A controlled objective: the first trial learns (lr 3e-3); the second cannot (lr 1e-12) and sits at chance,
     # which Wilcoxon's signed-rank test finds worse than the best trial epoch by epoch (with 4 differing epochs,
@@ -263,6 +278,7 @@ def test_a_pruner_prunes_trials_that_trail_and_any_optuna_sampler_or_pruner_come
     assert third.state.is_finished() and 1e-12 <= third.params["optim.lr"] <= 0.01 and third.params["seed"] in (0, 1, 2)
 
 
+@pytest.mark.slow
 def test_early_stopping_from_the_callbacks_group_ends_a_trial_complete_with_its_best_value(tmp_path):
     # The sweep minimizes val/loss, and the callback's `${monitor}` follows the sweep's objective: an improvement
     # must exceed 1.0 of loss, which none does after the first epoch (the first sets the best), so the callback
@@ -281,6 +297,7 @@ def test_early_stopping_from_the_callbacks_group_ends_a_trial_complete_with_its_
     assert (stopping["monitor"], stopping["mode"]) == ("val/loss", None)  # mode: the metric's direction, min
 
 
+@pytest.mark.slow
 def test_plain_hydra_multirun_runs_one_job_per_value(tmp_path):
     out = processes.xsearch("model.segments=1,depthwise", f"hydra.sweep.dir={tmp_path}",
                             *[a for a in TINY if a != "logger=csv"], "--multirun", timeout=300)
@@ -293,6 +310,7 @@ def test_plain_hydra_multirun_runs_one_job_per_value(tmp_path):
         assert wandb_records.config(wandb_records.offline_run(tmp_path / job))["model"]["segments"] == segments
 
 
+@pytest.mark.slow
 def test_sigint_stops_cleanly_marks_the_running_trial_and_finishes_its_wandb_run(tmp_path, spawned):
     args = ["+sweep=residual", "sweep.name=stopped", "sweep.workers=1", "sweep.n_trials=2", "trainer.max_epochs=5000",
             *[a for a in TINY if not a.startswith(("trainer.max_epochs", "logger"))]]
@@ -326,6 +344,7 @@ def test_sigint_stops_cleanly_marks_the_running_trial_and_finishes_its_wandb_run
     assert 3 <= summary["epochs"] < 5000
 
 
+@pytest.mark.slow
 def test_two_driver_processes_share_one_study_without_duplicates_or_extra_trials(tmp_path, spawned):
     args = ["+sweep=activation", "sweep.name=shared", "sweep.workers=1", "sweep.n_trials=4"]
     drivers = [spawned(sweep_args(tmp_path, *args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

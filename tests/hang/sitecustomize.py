@@ -9,6 +9,9 @@ With `PYTHONPATH=tests/hang` in its environment, Python imports this module by i
   thread spins inside a convolution. Other threads run on, as they do there. With `XSEARCH_TEST_HANG_MARK=<path>`
   it creates that file as it starts to hang.
 - `XSEARCH_TEST_RAISE_IN_TRIAL=K`: a bug. Sweep trial number K raises at its second training step.
+- `XSEARCH_TEST_SLOW_SAMPLING=S`: a slow storage or a busy node. The grid sampler waits S seconds between finding
+  the next free point and handing it out, so two drivers that sampled without a shared lock would surely both
+  take it.
 """
 
 import os
@@ -37,3 +40,18 @@ if os.environ.get("XSEARCH_TEST_HANG_AT_STEP") or os.environ.get("XSEARCH_TEST_R
         return _train_step(self, batch, batch_idx)
 
     SpectrumModule.training_step = _training_step
+
+if os.environ.get("XSEARCH_TEST_SLOW_SAMPLING"):
+    import time
+
+    from xsearch.sweep.grid import GridSampler
+
+    _pause = float(os.environ["XSEARCH_TEST_SLOW_SAMPLING"])
+    _sample = GridSampler.sample_relative
+
+    def _slow_sample(self, study, trial, search_space):
+        chosen = _sample(self, study, trial, search_space)
+        time.sleep(_pause)
+        return chosen
+
+    GridSampler.sample_relative = _slow_sample

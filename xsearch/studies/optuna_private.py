@@ -7,9 +7,14 @@ An Optuna release that changes any of these fails those tests first, and this mo
 
 from __future__ import annotations
 
+import time
+
 import optuna
 from optuna.storages import BaseStorage
+from optuna.storages._cached_storage import _CachedStorage
 from optuna.trial import FrozenTrial
+
+from xsearch import contract
 
 
 def storage(study: optuna.Study) -> BaseStorage:
@@ -42,7 +47,34 @@ def heartbeat_enabled(study: optuna.Study) -> bool:
     return interval is not None and interval() is not None
 
 
+def is_journal(study: optuna.Study) -> bool:
+    return isinstance(backend(study._storage), optuna.storages.JournalStorage)
+
+
+def beats(study: optuna.Study) -> bool:
+    """Whether a worker tells this study its trials are alive: Optuna's heartbeat (RDB), or xsearch's own beat
+    attribute (a journal file, where Optuna has none)."""
+    return heartbeat_enabled(study) or is_journal(study)
+
+
 def beat(study: optuna.Study, trial: optuna.Trial | FrozenTrial) -> None:
     """Tell the storage this trial's worker is alive (Optuna does it only inside `Study.optimize`)."""
     if heartbeat_enabled(study):
         study._storage.record_heartbeat(trial._trial_id)
+    elif is_journal(study):
+        study._storage.set_trial_user_attr(trial._trial_id, contract.BEAT, time.time())
+
+
+def was_queued(trial: FrozenTrial) -> bool:
+    """Whether the trial was put in the queue with its values (Study.enqueue_trial), not sampled."""
+    return "fixed_params" in trial.system_attrs
+
+
+def backend(storage: BaseStorage) -> BaseStorage:
+    """The storage itself, out of the cache Optuna wraps an RDB storage in when a study opens it."""
+    return storage._backend if isinstance(storage, _CachedStorage) else storage
+
+
+def journal_path(storage: optuna.storages.JournalStorage) -> str:
+    """The file a journal storage writes (its backend keeps the path to itself)."""
+    return storage._backend._file_path

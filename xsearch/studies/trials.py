@@ -45,9 +45,11 @@ def state_counts(states: list[str]) -> dict[str, int]:
 
 
 def trial_rows(study: optuna.Study) -> list[dict[str, Any]]:
-    """One plain record per counted trial, for results.json and the console's table."""
+    """One plain record per counted trial: the one row every table of trials starts from (results.json and
+    results.csv, the console's table at the end of a sweep, the report's trials.csv)."""
     trials = counted(study)
     retried = retried_numbers(trials)
+    copies = retry_copies(trials)
     return [{
         "number": t.number,
         "state": t.state.name,
@@ -56,5 +58,7 @@ def trial_rows(study: optuna.Study) -> list[dict[str, Any]]:
         "duration_s": t.duration.total_seconds() if t.duration else None,
         "reason": t.user_attrs.get(contract.FAILURE_REASON) or retried.get(t.number),
         "retried": t.number in retried,
+        "retried_by": copies.get(t.number),
         "retry_of": retry_of(t),
+        "trial": t,
     } for t in trials]

@@ -11,6 +11,7 @@ lost or run twice.
 
 from __future__ import annotations
 
+import time
 from typing import NamedTuple
 
 import optuna
@@ -42,8 +43,9 @@ def is_surplus(study: optuna.Study, trial: optuna.Trial, total: int) -> bool:
     more trial and ask at once; trial numbers are handed out atomically by the storage, so the lowest
     numbers win the slots, whichever process looks."""
     trials = study.get_trials(deepcopy=False)
-    if retry_of(next(t for t in trials if t.number == trial.number)) is not None:
-        return False  # a retry replaces its original: it takes no new slot
+    this = next(t for t in trials if t.number == trial.number)
+    if retry_of(this) is not None or optuna_private.was_queued(this):
+        return False  # a queued trial (a retry, a decided sweep's seed) was asked for on purpose: it takes no slot
     earlier = [t for t in trials if t.number < trial.number]
     slots = [t for t in earlier if retry_of(t) is None and not t.user_attrs.get(contract.SURPLUS)]
     return len(slots) >= total
@@ -91,6 +93,25 @@ def carry_reports(study: optuna.Study, trial: optuna.Trial) -> None:
     original = optuna_private.by_number(study, retry_of(optuna_private.frozen(study, trial)))
     for step, value in sorted(original.intermediate_values.items()):
         trial.report(value, step)
+
+
+def fail_silent_trials(study: optuna.Study, grace_s: float, *, max_retries: int) -> list[int]:
+    """In a journal study (no heartbeat of Optuna's): fail, and queue again, each running trial whose worker has not
+    beaten for `grace_s`, as Optuna's heartbeat does for RDB storages. A driver that was killed (a node lost, a
+    session ended) leaves its trials RUNNING; this is what lets the next one finish the study. Returns their
+    numbers."""
+    if not optuna_private.is_journal(study):
+        return []
+    now, failed = time.time(), []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        last = trial.user_attrs.get(contract.BEAT)
+        if last is None and trial.datetime_start is not None:
+            last = trial.datetime_start.timestamp()
+        if last is not None and now - last > grace_s:
+            queue_retry(study, trial, "worker stopped: no heartbeat", max_retries=max_retries)
+            study.tell(trial.number, state=TrialState.FAIL)
+            failed.append(trial.number)
+    return failed
 
 
 def stale_callback(max_retries: int):

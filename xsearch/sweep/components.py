@@ -75,7 +75,3 @@ def build_sampler(node: Mapping[str, Any]) -> optuna.samplers.BaseSampler:
 def build_pruner(node: Mapping[str, Any]) -> optuna.pruners.BasePruner:
     return build("pruner", node, PRUNERS, optuna.pruners.BasePruner)
 
-
-def prunes(node: Mapping[str, Any]) -> bool:
-    """Whether the pruner can stop a trial: anything but Optuna's NopPruner."""
-    return not isinstance(build_pruner(node), optuna.pruners.NopPruner)

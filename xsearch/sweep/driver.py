@@ -20,25 +20,29 @@ from typing import Any
 import optuna
 from omegaconf import OmegaConf
 
-from xsearch import contract
+from xsearch import contract, outcomes
 from xsearch.redact import redact
 from xsearch.studies import optuna_private
+from xsearch.studies.lock import study_lock
 from xsearch.studies.storage import open_storage, storage_url
 from xsearch.sweep import bookkeeping, identity
 from xsearch.sweep.console import Console
+from xsearch.sweep.decide import Decider, Step
+from xsearch.sweep.forking import Zygote, forkable
+from xsearch.sweep.forking import take as take_zygote
 from xsearch.sweep.planning import TrialPlans
 from xsearch.sweep.pruning import TrialLink
 from xsearch.sweep.resources import WORKER, cpu_count, gpu_slices, trial_environment
 from xsearch.sweep.results import write_results
 from xsearch.sweep.settings import SweepSettings
 from xsearch.sweep.trial import TrialProcess, outcome, rerun_command
-from xsearch.sweep.forking import Zygote, forkable
-from xsearch.sweep.forking import take as take_zygote
 from xsearch.validate import ConfigError
 
 # Heartbeats are Optuna's documented way to find dead workers; driving them with ask/tell is deliberate.
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
+
+LOOK_POLL_S = 5.0  # how often a worker waiting for a decided sweep's look asks again
 
 # Called once nothing is left to run, by one job at a time: (sweep folder, storage URL, study name).
 OnFinished = Callable[[Path, str, str], None]
@@ -67,6 +71,9 @@ class Sweep:
         # Optuna's own record of the objectives' names: its plots, optuna-dashboard and the report show them.
         self.study.set_metric_names(list(settings.objectives))
         self.space = settings.search_space()
+        self.decider = Decider(settings) if settings.decide else None
+        if self.decider is not None:
+            self.decider.record_plan(self.study)
         devices = base["trainer"].get("devices", 1)
         self.workers, self.gpus = gpu_slices(settings.workers, devices if isinstance(devices, int) else 1)
         self.threads = max(1, cpu_count() // self.workers)
@@ -125,17 +132,24 @@ class Sweep:
         for process in list(self.running.values()):
             process.terminate()
 
-    def _next_trial(self) -> tuple[optuna.Trial, dict[str, Any]] | None:
-        """The next trial and its values, or None when the study has all it needs. Asking and sampling hold this
-        driver's lock and the sweep folder's, which every driver of the study shares: two that sampled at the
-        same moment would otherwise both take the grid's next free point."""
-        with self.lock, open(self.root / contract.STUDY_LOCK, "w") as shared:
-            fcntl.flock(shared, fcntl.LOCK_EX)
+    def _next_trial(self) -> tuple[optuna.Trial, dict[str, Any]] | Step | None:
+        """The next trial and its values; None when the study has all it needs; Step.WAIT when a decided sweep's
+        look waits for running trials. Asking and sampling hold this driver's lock and the study's own
+        (xsearch/studies/lock.py), which every driver of the study shares: two that sampled at the same moment
+        would otherwise both take the grid's next free point."""
+        with self.lock, study_lock(optuna_private.storage(self.study), self.settings.name):
             while True:
                 optuna.storages.fail_stale_trials(self.study)
+                bookkeeping.fail_silent_trials(self.study, 3 * self.settings.heartbeat,
+                                               max_retries=self.settings.retries)
                 done, pending, queued = bookkeeping.counts(self.study)
-                if self.stopping.is_set() or (done + pending >= self.settings.total and not queued):
+                if self.stopping.is_set():
                     return None
+                if done + pending >= self.settings.total and not queued:
+                    step = self.decider.step(self.study) if self.decider is not None else Step.DONE
+                    if step != Step.RUN:
+                        return None if step == Step.DONE else step
+                    continue
                 trial = self.study.ask()
                 if not bookkeeping.is_surplus(self.study, trial, self.settings.total):
                     break
@@ -155,6 +169,9 @@ class Sweep:
                 asked = self._next_trial()
                 if asked is None:
                     return
+                if asked is Step.WAIT:  # a decided sweep's look waits for the other workers' trials
+                    self.stopping.wait(LOOK_POLL_S)
+                    continue
                 trial, params = asked
                 try:
                     self._run_trial(trial, params, index, zygote)
@@ -201,6 +218,9 @@ class Sweep:
             self.running.pop(trial.number, None)
         result = outcome(code, trial_dir, self.settings.objectives, interrupted=self.stopping.is_set(),
                          aborted=process.aborted)
+        scored = outcomes.of_run(trial_dir)
+        if scored is not None:  # into the study, so its verdicts need nothing but the study (pruned trials too)
+            trial.set_user_attr(contract.TEST_OUTCOMES, scored.to_attr())
         if result.state == optuna.trial.TrialState.FAIL:
             retried = bookkeeping.fail(self.study, trial, result.reason, retry=result.retry,
                                        max_retries=self.settings.retries, resume=result.checkpoint,

@@ -8,19 +8,18 @@ continues and runs only the new points.
 
 from __future__ import annotations
 
-import fcntl
 import json
 from collections.abc import Mapping
 from typing import Any
 
 import optuna
-from optuna.distributions import (BaseDistribution, CategoricalDistribution, distribution_to_json,
-                                  json_to_distribution)
+from optuna.distributions import BaseDistribution, CategoricalDistribution, distribution_to_json, json_to_distribution
 from optuna.storages import BaseStorage
 
 from xsearch import contract
 from xsearch.redact import redact
 from xsearch.studies import widen
+from xsearch.studies.lock import study_lock
 from xsearch.sweep import components
 from xsearch.sweep.settings import SweepSettings
 from xsearch.validate import ConfigError
@@ -29,6 +28,9 @@ from xsearch.validate import ConfigError
 EXECUTION_KEYS = ("workers", "storage", "dir", "retries", "heartbeat", "job", "fork_trials", "longest_first",
                   "n_trials", "stall_timeout", "trial_timeout", "space")
 IGNORED_GROUPS = ("logger", "hydra")
+# Where the data is, not what it is: a study continues on another machine whose copy lies elsewhere. Each
+# trial records the identity of the images it was scored on, and the report pairs trials only on the same ones.
+LOCATIONS = ("data.root", "data.cache_dir")
 SHOWN = 8  # differing keys named in the error; the rest are counted
 
 
@@ -45,7 +47,7 @@ def config_identity(base: Mapping[str, Any], settings: SweepSettings) -> dict[st
     """{dotted key: value} of everything the study computes."""
     sweep = {key: getattr(settings, key) for key in settings.__dataclass_fields__ if key not in EXECUTION_KEYS}
     kept = {key: value for key, value in base.items() if key not in IGNORED_GROUPS and key != "sweep"}
-    return _flat({**kept, "sweep": sweep})
+    return {key: value for key, value in _flat({**kept, "sweep": sweep}).items() if key not in LOCATIONS}
 
 
 def space_identity(settings: SweepSettings) -> dict[str, str]:
@@ -59,17 +61,10 @@ def _shown(value: Any) -> str:
     return "(absent)" if value is _ABSENT else json.dumps(redact(value))
 
 
-def _same(old: Any, new: Any) -> bool:
-    # A key the stored config lacks, or lacks now, at a value that does nothing (null, empty) is a setting one
-    # xsearch version has and another not (e.g. sweep.sampler._target_, callbacks): what was computed is the same.
-    neutral = (None, {}, [])
-    return old == new or (old is _ABSENT and new in neutral) or (new is _ABSENT and old in neutral)
-
-
 def config_differences(stored: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
     keys = sorted(set(stored) | set(current))
     return [f"{key}: {_shown(stored.get(key, _ABSENT))} -> {_shown(current.get(key, _ABSENT))}"
-            for key in keys if not _same(stored.get(key, _ABSENT), current.get(key, _ABSENT))]
+            for key in keys if stored.get(key, _ABSENT) != current.get(key, _ABSENT)]
 
 
 def _grows(old: BaseDistribution, new: BaseDistribution) -> bool:
@@ -104,12 +99,11 @@ def open_study(storage: BaseStorage, base: Mapping[str, Any], settings: SweepSet
                sampler: optuna.samplers.BaseSampler | None, pruner: optuna.pruners.BasePruner,
                shown_url: str) -> optuna.Study:
     """The sweep's study, created or loaded. Refuses one run with another config; records this config on a new
-    study; widens a grown grid's choices. Serialized across worker jobs by a lock in the sweep folder, which
-    they share, so that only one of them records or widens."""
+    study; widens a grown grid's choices. Serialized across worker jobs by the study's own lock, so that only one
+    of them records or widens."""
     config, space = config_identity(base, settings), space_identity(settings)
     grid = components.is_grid(settings.sampler)
-    with open(settings.root / contract.STUDY_LOCK, "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with study_lock(storage, settings.name):
         widen.recover(storage, settings.name)  # first: a crashed widening's copy is the study
         study = optuna.create_study(storage=storage, study_name=settings.name, sampler=sampler, pruner=pruner,
                                     directions=settings.directions, load_if_exists=True)
@@ -123,9 +117,6 @@ def open_study(storage: BaseStorage, base: Mapping[str, Any], settings: SweepSet
                     f"study {settings.name!r} in {shown_url} was run with another config, so its trials are not "
                     f"this sweep's: {'; '.join(differences[:SHOWN])}{more}. Give this sweep its own study with "
                     f"sweep.name=<new name> or sweep.dir=<another folder>, or run the original config to continue it")
-        elif study.trials:
-            print(f"xsearch sweep: study {settings.name!r} predates config checks; recording this config as its "
-                  "own", flush=True)
         stored_space = attrs.get(contract.STUDY_SPACE, space)
         wider = {key: d for key, d in settings.search_space().distributions.items()
                  if key in stored_space and stored_space[key] != space[key] and isinstance(d, CategoricalDistribution)}

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import optuna
 
 from xsearch.studies.storage import open_storage, storage_url
-from xsearch.sweep import bookkeeping
+from xsearch.sweep import bookkeeping, decide
 from xsearch.sweep.settings import SweepSettings
 
 GONE_GRACE_S = 10.0  # a result file written just before the job left the queue may take this long to show
@@ -87,6 +87,7 @@ def study_complete(sweep: Any) -> Callable[[], bool] | None:
         except KeyError:  # no study yet: every job died before creating it
             return False
         counts = bookkeeping.counts(study)
-        return counts.done >= settings.total and not counts.pending
+        planned = counts.done >= settings.total and not counts.pending
+        return planned and (not settings.decide or decide.finished(study))
 
     return complete

@@ -52,6 +52,7 @@ def prepare(cfg: DictConfig) -> tuple[dict[str, Any], SweepSettings]:
     if settings.storage is not None and not is_journal(settings.storage):
         check_url(settings.storage)  # a missing database driver, before the sweep's folder is made
     load_settings(values)  # the base config must be valid before any trial is asked for
+    settings = settings.with_defaults(values)
     validate_space(values, settings)
     return values, settings
 

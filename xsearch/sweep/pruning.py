@@ -21,7 +21,6 @@ from xsearch.studies.storage import open_storage
 from xsearch.sweep.components import build_pruner
 
 
-
 @dataclasses.dataclass(frozen=True)
 class TrialLink:
     storage: str

@@ -14,7 +14,7 @@ from xsearch.studies.trials import state_counts, trial_rows
 
 
 def write_results(study: optuna.Study, settings, root: Path, url: str) -> dict:
-    rows = trial_rows(study)
+    rows = [{k: v for k, v in row.items() if k != "trial"} for row in trial_rows(study)]
     completed = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE]
     counts = state_counts([row["state"] for row in rows])
     best = [t.number for t in study.best_trials] if completed else []

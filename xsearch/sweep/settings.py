@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+from omegaconf import OmegaConf
 
 from xsearch import contract, validate
 from xsearch.sweep import components
@@ -18,10 +19,14 @@ from xsearch.sweep.grid import GridSampler
 from xsearch.sweep.space import SearchSpace, flatten
 from xsearch.validate import ConfigError
 
+SEED = "seed"  # the space's key whose values are a point's repeats
+_MISSING = object()
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class SweepSettings:
     name: str
     space: Mapping[str, Any]
+    points: tuple[Mapping[str, Any], ...]  # a grid's points, each crossed with the space (space.py)
     n_trials: int | None  # the study's total; null: the whole grid
     workers: int | None  # null: one per visible GPU, else 1
     storage: str | None  # null: SQLite file in `dir`; an RDB URL; or a path ending .log (journal file)
@@ -38,6 +43,9 @@ class SweepSettings:
     fork_trials: bool  # single-device trials fork from a warm zygote instead of a fresh interpreter
     longest_first: bool  # an unpruned whole grid runs its costliest points first (false: a seeded shuffle)
     job: int | None  # which of several worker jobs this is (--multirun 'sweep.job=range(W)'); a label only
+    decide: bool  # after the planned seeds, add seeds to the points of undecided comparisons (xsearch/sweep/decide.py)
+    max_seeds: int  # the most seeds a point gets when deciding
+    resolution: float  # the difference in accuracy a comparison calls equivalence within (0.01: 1 point)
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name or "/" in self.name:
@@ -51,8 +59,15 @@ class SweepSettings:
         validate.integer("sweep.job", self.job, low=0, optional=True)
         validate.boolean("sweep.fork_trials", self.fork_trials)
         validate.boolean("sweep.longest_first", self.longest_first)
+        validate.boolean("sweep.decide", self.decide)
+        validate.integer("sweep.max_seeds", self.max_seeds, low=2)
+        validate.number("sweep.resolution", self.resolution, low=0, high=1, low_open=True, high_open=True)
+        if not isinstance(self.points, (list, tuple)):
+            raise validate.bad("sweep.points", self.points, "a list of points, e.g. [{model.segments: 1}]")
+        object.__setattr__(self, "points", tuple(flatten(p) if isinstance(p, Mapping) else p for p in self.points))
         components.target("sampler", self.sampler, components.SAMPLERS)  # a bad name first, before what it implies
-        pruner = self.build_pruner()  # checked and built once here
+        pruner = self.build_pruner()  # checked here; the driver builds its own for the study
+        object.__setattr__(self, "_prunes", not isinstance(pruner, optuna.pruners.NopPruner))
         object.__setattr__(self, "objectives", tuple(self.objectives))
         # Queued trials are written like the space (nested, or with dotted keys) and stored flat.
         object.__setattr__(self, "enqueue", tuple(flatten(point) for point in self.enqueue))
@@ -73,6 +88,11 @@ class SweepSettings:
             raise ConfigError("sweep.pruner must be none with several objectives: Optuna prunes single-objective "
                               "studies only")
         space = self.search_space()  # validates every entry
+        if self.points and not components.is_grid(self.sampler):
+            raise ConfigError("sweep.points needs sweep.sampler.name=grid: another sampler would combine the points' "
+                              "knobs into settings nobody listed")
+        if self.decide:
+            self._check_decide(space)
         if components.is_grid(self.sampler):
             if space.grid() is None:
                 raise ConfigError("sweep.sampler.name=grid needs a discrete space: choices, int ranges or float "
@@ -88,12 +108,63 @@ class SweepSettings:
                               "natural size)")
         self.build_sampler()
 
+    def _check_decide(self, space: SearchSpace) -> None:
+        if not components.is_grid(self.sampler):
+            raise ConfigError("sweep.decide=true needs sweep.sampler.name=grid: it adds seeds to a grid's points")
+        if self._prunes:
+            raise ConfigError("sweep.decide=true needs sweep.pruner.name=none: a pruned trial scores no verdict, so "
+                              "seeds added to decide would be lost to the pruner")
+        if len(self.objectives) > 1:
+            raise ConfigError("sweep.decide=true needs one objective: it decides comparisons of accuracy")
+        seeds = self.planned_seeds
+        if seeds is None:
+            raise ConfigError("sweep.decide=true needs sweep.space.seed, a list of integer seeds, e.g. [0, 1, 2]: "
+                              "the planned seeds, which deciding adds to")
+        if len(seeds) < 2 or len(seeds) > self.max_seeds:
+            raise ConfigError(f"sweep.max_seeds={self.max_seeds} is invalid with {len(seeds)} planned seed(s) "
+                              f"{list(seeds)}: deciding needs at least 2 planned seeds and sweep.max_seeds at least "
+                              "as many")
+        if self.n_trials is not None:
+            raise ConfigError("sweep.decide=true needs sweep.n_trials=null: the trials it runs are the whole grid "
+                              "and the seeds its comparisons need")
+
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> SweepSettings:
         return validate.from_mapping(cls, values, "sweep")
 
+    @property
+    def planned_seeds(self) -> list[int] | None:
+        """The space's seeds, where they are a list of integers."""
+        seeds = self.space.get(SEED)
+        if isinstance(seeds, (list, tuple)) and seeds and all(validate.is_int(s) for s in seeds):
+            return list(seeds)
+        return None
+
+    @property
+    def extra_seeds(self) -> list[int]:
+        """The seeds deciding may add, in the order it adds them: the integers after the planned ones."""
+        planned = self.planned_seeds
+        if not self.decide or planned is None:
+            return []
+        start = max(planned) + 1
+        return list(range(start, start + self.max_seeds - len(planned)))
+
     def search_space(self) -> SearchSpace:
-        return SearchSpace(self.space)
+        return SearchSpace(self.space, self.points, extra={SEED: self.extra_seeds})
+
+    def with_defaults(self, base: Mapping[str, Any]) -> SweepSettings:
+        """These settings with each point completed from the base config: every point sets every key any point
+        sets, so trials of different points are told apart by their values, not by what they leave out."""
+        if not self.points:
+            return self
+        keys = list(dict.fromkeys(key for point in self.points for key in point))
+        defaults = {}
+        for key in keys:
+            value = OmegaConf.select(OmegaConf.create(dict(base)), key, default=_MISSING)
+            if value is _MISSING:
+                raise ConfigError(f"sweep.points: {key} names no config key (e.g. model.segments, optim.lr)")
+            defaults[key] = OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
+        return dataclasses.replace(self, points=tuple({**defaults, **point} for point in self.points))
 
     @property
     def directions(self) -> list[str]:
@@ -108,7 +179,7 @@ class SweepSettings:
         """Whether the grid goes longest first: only a whole grid without a pruner. Pruned trials end early, so
         the estimate is wrong, and asynchronous pruners pass a study's first trials leniently, so front-loading
         the costliest ones costs more than the tail saves."""
-        return (self.longest_first and components.is_grid(self.sampler) and not components.prunes(self.pruner)
+        return (self.longest_first and components.is_grid(self.sampler) and not self._prunes
                 and self.total == len(self.search_space().grid_points()))
 
     @property

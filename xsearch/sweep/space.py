@@ -9,18 +9,28 @@ or a mapping with a `type`, so `sweep.space.model.segments=[1,4]` overrides work
     optim:
       lr: {type: float, low: 1.0e-4, high: 1.0e-2, log: true}
     seed: [0, 1, 2]
+
+A grid can also be a list of points, each a few knobs' values (the rest keep the base config's), crossed with
+the space: `sweep.points` names the settings a question compares without the whole product of their knobs,
+and points that several questions share are run once.
+
+    points:
+      - {model.segments: 1}
+      - {model.segments: depthwise}
+      - {model.segments: depthwise, model.residual: false}
+    space:
+      seed: [0, 1, 2]
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import optuna
-from optuna.distributions import (BaseDistribution, CategoricalDistribution, FloatDistribution,
-                                  IntDistribution)
+from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 
 from xsearch.validate import ConfigError, is_int, is_number
 
@@ -78,12 +88,43 @@ def flatten(node: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return leaves
 
 
+def _checked_points(points: Sequence[Mapping[str, Any]], space_keys: set[str]) -> list[dict[str, Any]]:
+    checked = []
+    for index, point in enumerate(points):
+        if not isinstance(point, Mapping) or not point:
+            raise ConfigError(f"sweep.points[{index}]={point!r} is invalid: expected a mapping of config keys to "
+                              "values, e.g. {model.segments: 4}")
+        flat = flatten(point)
+        for key, value in flat.items():
+            if key in space_keys:
+                raise ConfigError(f"sweep.points[{index}].{key} is also in sweep.space: a key is either a point's "
+                                  "or the space's")
+            if isinstance(value, (Mapping, list, tuple)):
+                raise ConfigError(f"sweep.points[{index}].{key}={value!r} is invalid: expected one value")
+        if flat in checked:
+            raise ConfigError(f"sweep.points[{index}]={flat} is listed twice")
+        checked.append(flat)
+    return checked
+
+
 class SearchSpace:
-    def __init__(self, entries: Mapping[str, Any]) -> None:
-        if not entries:
+    """The space's distributions and, for a grid, its points. `points` (complete: every point holds every key
+    any of them sets) are crossed with the space's grid; `extra` values join a key's choices without joining the
+    grid (the seeds a decided sweep may add)."""
+
+    def __init__(self, entries: Mapping[str, Any], points: Sequence[Mapping[str, Any]] = (),
+                 extra: Mapping[str, Sequence[Any]] | None = None) -> None:
+        if not entries and not points:
             raise ConfigError("sweep.space is empty: name at least one config key to vary")
-        self.distributions: dict[str, BaseDistribution] = {
-            k: _distribution(k, v) for k, v in flatten(entries).items()}
+        self.planned: dict[str, BaseDistribution] = {k: _distribution(k, v) for k, v in flatten(entries).items()}
+        self.points = _checked_points(points, set(self.planned))
+        self.distributions: dict[str, BaseDistribution] = {}
+        for key in dict.fromkeys(k for point in self.points for k in point):
+            values = list(dict.fromkeys(point[key] for point in self.points if key in point))
+            self.distributions[key] = CategoricalDistribution(values)
+        for key, dist in self.planned.items():
+            more = [v for v in (extra or {}).get(key, ()) if v not in dist.choices]
+            self.distributions[key] = CategoricalDistribution([*dist.choices, *more]) if more else dist
 
     def suggest(self, trial: optuna.Trial) -> dict[str, Any]:
         params = {}
@@ -97,9 +138,9 @@ class SearchSpace:
         return params
 
     def grid(self) -> dict[str, list[Any]] | None:
-        """Every value per key, or None when a dimension is continuous."""
+        """Every value per key of the space (not the points'), or None when a dimension is continuous."""
         values = {}
-        for key, dist in self.distributions.items():
+        for key, dist in self.planned.items():
             if isinstance(dist, CategoricalDistribution):
                 values[key] = list(dist.choices)
             elif isinstance(dist, IntDistribution) and not dist.log:
@@ -114,12 +155,13 @@ class SearchSpace:
     def grid_points(self) -> list[dict[str, Any]]:
         grid = self.grid() or {}
         keys = list(grid)
-        return [dict(zip(keys, combo)) for combo in itertools.product(*(grid[k] for k in keys))]
+        crossed = [dict(zip(keys, combo)) for combo in itertools.product(*(grid[k] for k in keys))]
+        return [{**point, **values} for point in self.points or [{}] for values in crossed]
 
     def probe_points(self) -> list[dict[str, Any]]:
         """Points that exercise every value once (categorical) and both ends (ranges), to validate the space."""
-        points = []
-        for key, dist in self.distributions.items():
+        points = [dict(point) for point in self.points]
+        for key, dist in self.planned.items():
             if isinstance(dist, CategoricalDistribution):
                 points += [{key: choice} for choice in dist.choices]
             else:

@@ -1,4 +1,6 @@
-"""One trial, run by a worker: its config, a budget check, its own process, and what its end means.
+"""One trial's process, run by a worker: started (forked from a warm zygote, or a fresh interpreter), kept alive in
+the study by heartbeats, watched for stalls and time limits, and what its end means. (Its config and budget check
+are xsearch/sweep/planning.py's.)
 
 Each trial trains in a child process so that anything (an exception, NaN, an
 out-of-memory error, a segfault, a kill) ends that trial only. The child is an
@@ -21,13 +23,12 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-import sqlalchemy
 
 from xsearch import contract
 from xsearch.progress import Position, read_position
 from xsearch.studies import optuna_private
-from xsearch.sweep.pruning import TrialLink
 from xsearch.sweep.forking import ForkedTrial, Zygote, ZygoteGone
+from xsearch.sweep.pruning import TrialLink
 
 GRACE_S = 60  # for a stopping trial to checkpoint (SLURM's warning comes 120 s before the kill in xsearch's presets)
 WATCH_S = 1.0  # how often the watchdog reads a trial's progress file
@@ -86,7 +87,9 @@ class TrialProcess:
     def run(self) -> int:
         args = [f"--config-path={self.trial_dir}", "--config-name=trial", f"hydra.run.dir={self.trial_dir}"]
         log = self.trial_dir / contract.TRIAL_LOG
-        (self.trial_dir / contract.PROGRESS).unlink(missing_ok=True)  # progress is what this process writes
+        # What this process writes, and nothing an earlier study left in a reused trial folder.
+        for name in (contract.PROGRESS, contract.SUMMARY, contract.OUTCOMES):
+            (self.trial_dir / name).unlink(missing_ok=True)
         if self.zygote is not None:
             try:
                 self.process = self.zygote.start(args, env=self.env, cwd=os.getcwd(), log=str(log))
@@ -159,15 +162,16 @@ class TrialProcess:
         self.kill()
 
     def _beat(self) -> None:
-        if not optuna_private.heartbeat_enabled(self.study):
+        if not optuna_private.beats(self.study):
             return
         trial = optuna_private.by_number(self.study, self.link.number)
         while True:
             try:
                 optuna_private.beat(self.study, trial)
-            except sqlalchemy.exc.SQLAlchemyError as error:
-                # The connection broke under this beat (a database restart); the next one reconnects, waiting
-                # out the outage. Beats stop only with the trial, or the trial would be judged dead.
+            except Exception as error:
+                # The connection broke under this beat (a database restart, a network filesystem's hiccup under a
+                # journal file); the next one tries again. Beats stop only with the trial, or it would be judged
+                # dead while it trains.
                 print(f"  trial {self.link.number}: a heartbeat failed ({type(error).__name__}); beating on",
                       flush=True)
             if self.stopped.wait(self.heartbeat):

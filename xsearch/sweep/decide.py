@@ -1,0 +1,101 @@
+"""A decided sweep (`sweep.decide=true`): once its planned grid has run, it looks at its verdicts and adds seeds
+to the points of comparisons still undecided, as new trials queued in the same study, a look at a time
+(xsearch/inference/sequential.py), until every comparison is decided or the cap is reached.
+
+A look needs every trial before it finished, so workers that run out of work meanwhile wait for the others.
+The look is taken under the study's lock by whichever worker gets there first; it records what it saw and
+queues the next trials, which any worker or SLURM job of the study then runs, each seed once.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from xsearch import contract
+from xsearch.inference import sequential
+from xsearch.inference.comparisons import DISTINGUISHABLE, EQUIVALENT, UNDECIDED, Analysis, Scored, analyse, label
+from xsearch.outcomes import Outcomes
+from xsearch.studies.trials import counted, retried_numbers
+from xsearch.sweep.settings import SEED, SweepSettings
+
+
+class Step(enum.Enum):
+    RUN = "run"  # trials were queued: ask for them
+    WAIT = "wait"  # trials of this look still run: ask again later
+    DONE = "done"  # decided, or nothing more would decide it
+
+
+def scored_trials(study: optuna.Study) -> list[Scored]:
+    """The complete trials that recorded their per-image outcomes."""
+    return [Scored(dict(t.params), t.params.get(SEED, 0), Outcomes.from_attr(t.user_attrs[contract.TEST_OUTCOMES]))
+            for t in counted(study) if t.state == TrialState.COMPLETE and contract.TEST_OUTCOMES in t.user_attrs]
+
+
+def analysis_of(study: optuna.Study, *, resolution: float, looks: int) -> Analysis:
+    return analyse(scored_trials(study), resolution=resolution, looks=looks)
+
+
+class Decider:
+    def __init__(self, settings: SweepSettings) -> None:
+        self.settings = settings
+        self.counts = sequential.schedule(len(settings.planned_seeds), settings.max_seeds)
+
+    def record_plan(self, study: optuna.Study) -> None:
+        """The looks, fixed before any result: the report spends the same share of alpha at each."""
+        decided = dict(study.user_attrs.get(contract.DECIDE) or {})
+        if decided.get("schedule") != self.counts:
+            study.set_user_attr(contract.DECIDE, {**decided, "schedule": self.counts, "resolution":
+                                                  self.settings.resolution, "looks": decided.get("looks", [])})
+
+    def step(self, study: optuna.Study) -> Step:
+        """Called under the study's lock when nothing is queued and the planned grid is taken."""
+        trials = counted(study)
+        if any(t.state in (TrialState.RUNNING, TrialState.WAITING) for t in trials):
+            return Step.WAIT
+        decided = dict(study.user_attrs.get(contract.DECIDE) or {})
+        if decided.get("final"):
+            return Step.DONE
+        done = decided.get("looks", [])
+        analysis = analysis_of(study, resolution=self.settings.resolution, looks=len(self.counts))
+        wanted = sequential.next_seeds(analysis, self.counts, look=len(done) + 1)
+        look: dict[str, Any] = {
+            "seeds": max((len(p.seeds) for p in analysis.points), default=0),
+            DISTINGUISHABLE: analysis.count(DISTINGUISHABLE), EQUIVALENT: analysis.count(EQUIVALENT),
+            UNDECIDED: analysis.count(UNDECIDED), "added": {}}
+        if wanted is not None:
+            look["added"] = self._queue(study, trials, wanted, analysis.keys)
+        looks = [*done, look]
+        study.set_user_attr(contract.DECIDE, {**decided, "looks": looks, "final": not look["added"]})
+        return Step.RUN if look["added"] else Step.DONE
+
+    def _queue(self, study: optuna.Study, trials, wanted: sequential.Next, keys: list[str]) -> dict[str, int]:
+        """Queue the seeds each wanted point lacks: its next unused seeds, failed ones counted as used (a trial
+        that failed by itself would fail again), retried originals not. `keys` are the knobs the points differ
+        in; a queued trial takes every other swept value from a trial of its point."""
+        retried = retried_numbers(trials)
+        taken: dict[tuple, set] = {}
+        params: dict[tuple, dict] = {}
+        for t in trials:
+            if t.number not in retried and t.params:
+                point = tuple(t.params.get(k) for k in keys)
+                taken.setdefault(point, set()).add(t.params.get(SEED))
+                params.setdefault(point, dict(t.params))
+        seeds = [*self.settings.planned_seeds, *self.settings.extra_seeds]
+        added = {}
+        for values in wanted.points:
+            used = taken.get(values, set())
+            fresh = [s for s in seeds if s not in used][:max(wanted.seeds - len(used), 0)]
+            for seed in fresh:
+                study.enqueue_trial({**params[values], SEED: seed}, skip_if_exists=True)
+            if fresh:
+                added[label(dict(zip(keys, values)))] = len(fresh)
+        return added
+
+
+def finished(study: optuna.Study) -> bool:
+    """Whether a decided study has made its last look."""
+    return bool((study.user_attrs.get(contract.DECIDE) or {}).get("final"))

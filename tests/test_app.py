@@ -8,12 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-import yaml
-
 import processes
+import pytest
 import wandb_records
+import yaml
 from conftest import composed
+
 from xsearch.model import XceptionConfig, cost
 from xsearch.settings.run import load_settings
 from xsearch.validate import ConfigError
@@ -25,6 +25,7 @@ def xsearch(*args, cwd=ROOT, env=None, timeout=600):
     return processes.xsearch(*args, cwd=cwd, env=env, timeout=timeout)
 
 
+@pytest.mark.slow
 def test_default_run_trains_to_the_accuracy_bar_and_leaves_its_outputs(tmp_path):
     out = xsearch(f"hydra.run.dir={tmp_path}")
     assert out.returncode == 0, out.stderr[-3000:]
@@ -67,7 +68,9 @@ def test_default_run_trains_to_the_accuracy_bar_and_leaves_its_outputs(tmp_path)
     (["model.segments=0"], "xsearch: config error: model.segments=0 is invalid: expected 'depthwise' or an integer"),
     (["trainer.max_epochs=-5"], "xsearch: config error: trainer: "),  # Lightning's own refusal, in one line
     (["model.width=1e9"], "lower model.width"),  # from the parameter count, before anything is allocated
+    (["model.budget={metric:params,target:1}"], "model.budget target params=1 cannot be met"),
 ])
+@pytest.mark.slow
 def test_bad_config_is_one_line_and_exit_2_before_anything_is_written(tmp_path, args, message):
     # The command as a user meets it; every other refusal of load_settings takes the same path (below).
     out = xsearch(f"hydra.run.dir={tmp_path}", "logger=wandb", *args, timeout=120)
@@ -96,6 +99,7 @@ def test_bad_config_is_a_clear_error_naming_the_value(args, message):
     assert message in str(error.value)
 
 
+@pytest.mark.slow
 def test_unknown_data_group_lists_the_available_ones(tmp_path):
     out = xsearch(f"hydra.run.dir={tmp_path}", "data=imagenet", timeout=120)
     assert out.returncode != 0
@@ -111,6 +115,7 @@ def test_every_package_of_the_source_tree_is_listed_for_the_wheel():
     assert found <= listed, f"packages missing from pyproject.toml: {sorted(found - listed)}"
 
 
+@pytest.mark.slow
 def test_installed_wheel_runs_from_another_directory(tmp_path):
     # Built from a copy without the checkout's build leftovers: a stale build/lib would be packaged as is.
     source = tmp_path / "source"

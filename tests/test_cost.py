@@ -81,12 +81,11 @@ def test_the_xception_budget_keeps_the_other_knobs():
     assert solution.width < 0.5
 
 
-def test_an_unreachably_small_budget_gives_the_narrowest_network_and_says_how_far_off():
+def test_an_unreachably_small_budget_is_a_config_error_naming_the_closest_any_width_comes():
     narrowest = cost(XceptionConfig(num_classes=10, width=1e-6)).params  # every layer 1 channel wide
-    solution = solve_width(XceptionConfig(num_classes=10), target=narrowest // 3)
-    assert solution.achieved == narrowest
-    assert solution.rel_error > 1
-    assert solution.achieved == cost(XceptionConfig(num_classes=10, width=solution.width)).params
+    with pytest.raises(ConfigError, match=rf"model.budget target params={narrowest // 3:,} cannot be met: the "
+                                          rf"closest any width comes is {narrowest:,} params"):
+        solve_width(XceptionConfig(num_classes=10), target=narrowest // 3)
 
 
 @pytest.mark.parametrize("kwargs,match", [

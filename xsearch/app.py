@@ -28,6 +28,7 @@ from xsearch.model.config import XceptionConfig
 from xsearch.settings.logger import LoggerSettings
 from xsearch.validate import ConfigError
 
+
 # SLURM presets (conf/hydra/launcher/): a sweep's worker job is one task that starts its trials itself; a single
 # run gets one task per device.
 def _tasks_per_node(sweep, devices) -> int:

@@ -20,6 +20,7 @@ METRICS = tuple(contract.COST_METRICS)
 XCEPTION = "xception"
 _BISECTION_STEPS = 60
 _MAX_SCALE = 2.0**20  # a budget a million times off the start is a typo, not a model
+TOLERANCE = 0.05  # a solution further than this from its target is a budget no width can meet
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -94,7 +95,12 @@ def solve_width(cfg: XceptionConfig, *, metric: str = "params", target: float | 
             hi = mid
     width = min((lo, hi), key=lambda w: abs(measure(w) - goal))
     width = _shortest_equivalent(cfg, width, round_up=width == hi)
-    return WidthSolution(width=width, metric=metric, target=goal, achieved=measure(width))
+    solution = WidthSolution(width=width, metric=metric, target=goal, achieved=measure(width))
+    if abs(solution.rel_error) > TOLERANCE:
+        raise ConfigError(f"model.budget target {metric}={goal:,} cannot be met: the closest any width comes is "
+                          f"{solution.achieved:,} {metric} (width {width:g}, {solution.rel_error:+.0%}); expected a "
+                          f"target within {TOLERANCE:.0%} of what some width gives, e.g. target: {XCEPTION}")
+    return solution
 
 
 def _shortest_equivalent(cfg: XceptionConfig, width: float, *, round_up: bool) -> float:

@@ -16,6 +16,15 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# Whether the running test may start processes: only a test marked `slow` may (conftest sets this), so the fast
+# tier (`pytest -m "not slow"`) stays fast, and a test that starts one without the mark fails saying so.
+allowed = True
+
+
+def _check_allowed(command) -> None:
+    if not allowed:
+        raise RuntimeError(f"this test starts a process ({' '.join(map(str, command))[:80]}): mark it "
+                           "@pytest.mark.slow, or test in-process")
 
 
 def children(pid: int) -> list[int]:
@@ -67,6 +76,7 @@ def env_for(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 def spawn(args: list[str], *, env: dict[str, str] | None = None, cwd: Path = ROOT, **kwargs) -> subprocess.Popen:
     """`python -m xsearch <args>` started in the background, with text pipes; end it with `kill_tree`."""
+    _check_allowed(["xsearch", *args])
     return subprocess.Popen([sys.executable, "-m", "xsearch", *args], cwd=cwd, env=env_for(env), text=True,
                             start_new_session=True, **kwargs)
 
@@ -74,6 +84,7 @@ def spawn(args: list[str], *, env: dict[str, str] | None = None, cwd: Path = ROO
 def run(command: list[str], *, timeout: float, env: dict[str, str] | None = None, cwd: Path = ROOT,
         check: bool = False) -> subprocess.CompletedProcess:
     """subprocess.run with output captured, whose timeout ends every process the command started."""
+    _check_allowed(command)
     with subprocess.Popen(command, cwd=cwd, env=env_for(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           text=True, start_new_session=True) as process:
         try:

@@ -15,9 +15,11 @@
 #   model    fp32, bf16, bf16 + channels_last (+ compile on a GPU) against timm, then the spectrum's cost (the
 #            smoke run keeps fp32 and bf16 + channels_last: the flags' paths, at a third less CI time)
 #   packing  aggregate training images/s at 1, 2, 4, 8, 16 workers on the one device (benchmarks/packing.py)
-#   study    separability on the whole of CIFAR-10 at the best worker count, then residual and activation
-# The reports (summary.md, PNGs, trials.csv, results.json, every trial's summary.json) are packed into
-# $RESULTS_DIR/reports.tar.gz: the results folder brings back at most 8 files.
+#   study    the paper's four questions (+sweep=questions: docs/RESULTS.md's protocol, validation carved out of
+#            the training images, scored on the 10,000 test images, seeds added until decided) on the whole of
+#            CIFAR-10 at the best worker count
+# The report (summary.md, PNGs, trials.csv, results.json) and the records (the study, every trial's summary.json
+# and outcomes.npz) are packed into $RESULTS_DIR/reports.tar.gz: the results folder brings back at most 8 files.
 set -uo pipefail
 
 results=${RESULTS_DIR:-${OUT:-gpu-results}}
@@ -35,14 +37,15 @@ accelerator=$([ "$device" = cpu ] && echo cpu || echo gpu)
 if [ -n "${SMOKE:-}" ]; then  # seconds per step on a CPU: checks every step runs, measures nothing
   size=(--smoke --rounds 1); spectrum=(--smoke); packing=(--smoke); workers=2
   tiny=(+trainer.limit_train_batches=2 +trainer.limit_val_batches=1 data.batch_size=16 model.width=0.125
-        model.middle_depth=1 model.budget=null sweep.n_trials=2)  # a study's first 2 trials, each 2 batches
-  epochs=1; limits=(60 120 120 60 60)  # seconds: data, packing, separability, residual, activation
+        model.middle_depth=1 model.budget=null sweep.decide=false "sweep.space.seed=[0]"
+        "sweep.points=[{model.segments:8},{model.segments:depthwise}]")  # 2 trials of 2 batches
+  epochs=1; limits=(60 120 240)  # seconds: data, packing, study
 else
   size=(--size 299 --batch 64 --warmup 5 --steps 20 --rounds 2); spectrum=(--size 299 --batch 32 --width 1.0 --depth 8)
   packing=(--workers 1 2 4 8 16); workers=""; tiny=()
-  # The 5-minute budget (docs/BENCHMARKS.md, "The GPU run"): data, packing, separability, residual, activation,
-  # 255 s, plus 15 s for the wheels and 15 s for the import check: 285 s of limits.
-  epochs=4; limits=(15 75 100 30 35)
+  # The 5-minute budget (docs/BENCHMARKS.md, "The GPU run"): data, packing and the study, 255 s, plus 15 s for the
+  # wheels and 15 s for the import check: 285 s of limits.
+  epochs=4; limits=(15 75 165)
 fi
 
 failed=0
@@ -101,14 +104,10 @@ if wants packing; then
 fi
 
 if wants study; then
-  i=2
-  for sweep in separability residual activation; do
-    step "${limits[$i]}" "$python" -m xsearch "+sweep=$sweep" "sweep.name=${sweep}_cifar10jpeg_gpu" \
-      "sweep.dir=$work/sweeps/$sweep" "sweep.workers=${workers:-1}" "${common[@]}" "${tiny[@]}"
-    i=$((i + 1))
-  done
+  step "${limits[2]}" "$python" -m xsearch +sweep=questions sweep.name=questions_cifar10jpeg_gpu \
+    "sweep.dir=$work/sweeps/questions" "sweep.workers=${workers:-1}" "${common[@]}" "${tiny[@]}"
   (cd "$work" && tar -czf "$results/reports.tar.gz" --ignore-failed-read sweeps/*/report sweeps/*/results.* \
-    sweeps/*/trials/*/summary.json 2>/dev/null)
+    sweeps/*/study.db sweeps/*/trials/*/summary.json sweeps/*/trials/*/outcomes.npz 2>/dev/null)
   echo "== reports: $results/reports.tar.gz ($(du -h "$results/reports.tar.gz" | cut -f1))" | tee -a "$log"
 fi
 echo "== done: $log$([ "$failed" -eq 0 ] || echo ' (a step failed or ran past its limit: see !! above)')" | tee -a "$log"

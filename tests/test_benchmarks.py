@@ -12,6 +12,9 @@ import zipfile
 from pathlib import Path
 
 import processes
+import pytest
+
+pytestmark = pytest.mark.slow  # every test here starts xsearch processes or services
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
@@ -32,7 +35,15 @@ def test_spectrum_benchmark_prints_every_variant_against_the_regular_reference()
     lines = {line.split()[0]: line.split() for line in out.splitlines()[2:]}
     assert list(lines) == ["regular", "segments=1", "segments=2", "segments=4", "segments=8", "segments=16",
                            "segments=depthwise"]
-    assert lines["regular"][-3:] == ["1.000", "1.000", "1.000"]  # the reference against itself
+    regular = lines["regular"]
+
+    def ratio(row, column):  # a ratio of two printed columns, within what their rounding to 0.1 allows
+        a, b = float(row[column]), float(regular[column])
+        return pytest.approx(a / b, abs=a / b * (0.05 / a + 0.05 / b) + 0.0005)
+
+    for row in lines.values():  # each ratio is its own columns over the reference's
+        assert float(row[-3]) == ratio(row, 2)  # MACs per image
+        assert float(row[-2]) == ratio(row, 3)  # step time
     assert float(lines["segments=depthwise"][-3]) < 1  # fewer MACs than the dense reference
 
 
@@ -49,7 +60,9 @@ def test_pruning_benchmark_prints_the_compute_ratio():
     assert re.search(r"^unpruned\s+\d+\s+\d+\s+\d+\s+\d+\.\d\s", out, re.MULTILINE)
     assert re.search(r"^pruned\s+\d+\s+\d+\s+\d+\s+\d+\.\d\s", out, re.MULTILINE)
     assert re.search(r"ratio unpruned / pruned compute: \d+\.\d\d", out)
-    assert re.search(r"same best configuration: (yes|no) \(unpruned: .+; pruned: .+\)", out)
+    verdict, unpruned, pruned = re.search(r"same best configuration: (yes|no) \(unpruned: (.+); pruned: (.+)\)",
+                                          out).groups()
+    assert verdict == ("yes" if unpruned == pruned else "no")
 
 
 def test_overhead_benchmark_prints_both_trial_starts_and_the_ratio():
@@ -116,8 +129,32 @@ def test_the_gpu_script_runs_every_step_on_a_small_jpeg_folder(tmp_path):
     assert [r["workers"] for r in packing["rows"]] == [1, 2] and all(r["images_per_s"] > 0 for r in packing["rows"])
     with tarfile.open(results / "reports.tar.gz") as tar:
         names = set(tar.getnames())
-    for sweep in ("separability", "residual", "activation"):
-        assert {f"sweeps/{sweep}/report/summary.md", f"sweeps/{sweep}/report/trials.csv",
-                f"sweeps/{sweep}/results.json"} <= names, sorted(names)
-        assert any(n.startswith(f"sweeps/{sweep}/report/") and n.endswith(".png") for n in names)
+    assert {"sweeps/questions/report/summary.md", "sweeps/questions/report/trials.csv", "sweeps/questions/study.db",
+            "sweeps/questions/results.json"} <= names, sorted(names)
+    assert any(n.startswith("sweeps/questions/report/") and n.endswith(".png") for n in names)
+    records = {n.rsplit("/", 1)[-1] for n in names if n.startswith("sweeps/questions/trials/")}
+    assert records == {"summary.json", "outcomes.npz"}  # each trial's record, for the report to be recomputed
     assert len(list(results.iterdir())) <= 8  # what a results folder brings back
+
+
+def test_the_inference_simulation_holds_the_intervals_and_catches_a_wrong_one():
+    # 150 synthetic studies of 5 seeds on 360 images: the report's intervals cover their truth, and the old
+    # report's interval (the spread over seeds alone, the test set taken as fixed) is caught undercovering.
+    row = r"^\s+5\s+360" + r"\s+(\d\.\d{3})(?: !)?" * 4  # a figure out of its bound is marked " !"
+    right = processes.run([sys.executable, str(BENCHMARKS / "inference.py"), "--smoke"], timeout=300).stdout
+    points, pairs, distinct, equivalent = map(float, re.search(row, right, re.MULTILINE).groups())
+    assert 0.90 <= points <= 0.99 and 0.90 <= pairs <= 0.99, right
+    assert distinct <= 0.10 and equivalent <= 0.10, right
+    wrong = processes.run([sys.executable, str(BENCHMARKS / "inference.py"), "--smoke", "--method", "seeds-only"],
+                          timeout=300)
+    points = float(re.search(row, wrong.stdout, re.MULTILINE).group(1))
+    assert points < 0.90 and wrong.returncode == 1 and "some figure is outside its bound" in wrong.stdout
+
+
+def test_the_decide_benchmark_counts_a_real_decided_sweeps_trials_against_a_fixed_design():
+    out = processes.run([sys.executable, str(BENCHMARKS / "decide.py"), "--smoke"], timeout=600, check=True).stdout
+    counts = json.loads(out.strip().splitlines()[-1])
+    assert re.search(r"^look 1 at 2 seeds: \d+ distinguishable, \d+ equivalent, \d+ undecided; added ", out, re.M)
+    per_point = [int(n) for n in re.findall(r"segments=\S+ (\d+)", out.split("seeds per point: ")[1].splitlines()[0])]
+    assert counts["trials"] == sum(per_point) >= 4 and counts["fixed"] == max(per_point) * len(per_point)
+    assert f"ratio fixed / decided trials: {counts['fixed'] / counts['trials']:.2f}" in out

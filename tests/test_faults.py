@@ -6,6 +6,7 @@ killed mid-trial and re-run, two drivers on one SQLite study and a NaN loss in t
 (SIGSTOP) or hung trial in tests/test_watchdog.py; a SLURM job's time limit in tests/test_cluster.py.
 """
 
+import json
 import os
 import shlex
 import subprocess
@@ -14,12 +15,14 @@ import uuid
 from pathlib import Path
 
 import optuna
-from optuna.trial import TrialState
-
 import processes
+import pytest
+from conftest import assert_nothing_lost, completed, retry_of, service
+from optuna.trial import TrialState
 from processes import ROOT, wait_for
-from conftest import assert_nothing_lost, completed, service, retry_of
 from test_watchdog import training
+
+pytestmark = pytest.mark.slow  # every test here starts xsearch processes or services
 
 
 def seeds(n: int, *, batches: int = 10, epochs: int = 3) -> list[str]:
@@ -98,4 +101,9 @@ def test_a_slurm_worker_job_cancelled_mid_trial_is_replaced_and_the_command_ends
     retry = next(t for t in study.trials if retry_of(t) == victim.number)
     assert retry.state == TrialState.COMPLETE and retry.params == victim.params  # run by the other job
     assert retry.user_attrs["worker"] != victim.user_attrs["worker"]
+    # The retry resumed from the checkpoint its original saved when the cancel stopped it, not from scratch.
+    checkpoint = retry.user_attrs["resume_from"]
+    assert checkpoint == str(trial_dir / "interrupted.ckpt")
+    resumed = json.loads((Path(retry.user_attrs["dir"]) / "summary.json").read_text())
+    assert resumed["resumed_from"] == checkpoint and resumed["status"] == "completed"
     assert_nothing_lost(study, before, total=3)

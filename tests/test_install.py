@@ -6,12 +6,11 @@ import importlib.metadata
 import os
 import re
 import sys
-import tomllib
 from pathlib import Path
 
-import pytest
-
 import processes
+import pytest
+import tomllib
 from conftest import TINY as CONFTEST_TINY
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,6 +56,7 @@ def test_every_package_xsearch_imports_is_declared_in_pyproject():
     assert {"sqlalchemy", "omegaconf", "numpy"} <= needed  # the ones that were once only there by chance
 
 
+@pytest.mark.slow
 def test_logger_csv_sweeps_without_wandb_installed(tmp_path):
     out = processes.xsearch("+sweep=residual", "sweep.name=plain", "sweep.n_trials=1", f"sweep.dir={tmp_path}",
                             "logger=csv", *TINY, env=without("wandb"), timeout=300)
@@ -81,6 +81,7 @@ def test_logger_csv_sweeps_without_wandb_installed(tmp_path):
      "xsearch: config error: hydra/launcher=slurm needs hydra_submitit_launcher, which is not installed: "
      "pip install 'xsearch[slurm]'"),
 ])
+@pytest.mark.slow
 def test_a_missing_extra_is_one_line_naming_the_install(tmp_path, args, modules, message):
     out = processes.xsearch(f"hydra.run.dir={tmp_path / 'run'}", f"hydra.sweep.dir={tmp_path / 'multirun'}",
                             *args, *TINY, cwd=tmp_path, env=without(*modules), timeout=120)
@@ -89,6 +90,7 @@ def test_a_missing_extra_is_one_line_naming_the_install(tmp_path, args, modules,
     assert not (tmp_path / "run" / "summary.json").exists() and not (tmp_path / "sweeps").exists()
 
 
+@pytest.mark.slow
 def test_without_the_slurm_extra_hydra_starts_without_complaining_about_the_launcher_plugin(tmp_path):
     # Hydra imports every plugin module when it starts; xsearch's launcher must import without submitit's.
     out = processes.xsearch("--help", cwd=tmp_path, env=without("hydra_plugins.hydra_submitit_launcher"), timeout=60)
@@ -96,6 +98,7 @@ def test_without_the_slurm_extra_hydra_starts_without_complaining_about_the_laun
     assert "Error importing" not in out.stderr and "incompatible" not in out.stderr, out.stderr[-2000:]
 
 
+@pytest.mark.slow
 def test_the_hiding_of_packages_these_tests_rely_on_works():
     # The tests above mean something only if a hidden package is really unimportable in the child process.
     code = "import importlib.util, sys; print(importlib.util.find_spec('wandb')); import wandb"

@@ -11,11 +11,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import processes
 import pytest
 import torch
-
-import processes
 from conftest import composed
+
 from xsearch.model import layers
 from xsearch.settings.plan import plan
 from xsearch.settings.run import load_settings
@@ -124,6 +124,7 @@ def broken_kernel_calls(verbose: str) -> int:
                and re.search(r"kh1sh([2-9]|\d\d)", line))
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not X86, reason="oneDNN's AVX2 kernels exist on x86 CPUs only")
 def test_the_network_never_runs_the_broken_kernel_with_avx2_kernels():
     # The reference runs the broken kernel on purpose, which itself hangs now and then: it gets 3 tries. The
@@ -143,6 +144,7 @@ def trigger_fails(env: dict[str, str]) -> bool:
     return trigger.returncode != 0 or "ok" not in trigger.stdout  # it crashed
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not X86, reason="oneDNN's AVX2 kernels exist on x86 CPUs only")
 def test_the_avx2_hang_where_it_is_live_does_not_reach_xsearch(tmp_path):
     """oneDNN's raw trigger first: where it runs fine the bug is not live on this CPU and there is nothing to show.

@@ -7,11 +7,12 @@ import signal
 
 import pytest
 import pytorch_lightning as pl
-from pytorch_lightning.utilities.exceptions import SIGTERMException
-
 import wandb_records
 from conftest import TINY, train_run
+from pytorch_lightning.utilities.exceptions import SIGTERMException
+
 from xsearch import contract
+from xsearch.outcomes import Outcomes
 from xsearch.validate import ConfigError
 
 RUN = [*TINY, "trainer.max_epochs=3", "trainer.limit_train_batches=5", "data.augment=true"]
@@ -48,6 +49,12 @@ def test_resumed_run_matches_an_uninterrupted_one_exactly(tmp_path, signum):
     keys = ("val/loss", "val/acc", "train/loss")
     assert [[e[k] for k in keys] for e in resumed["history"]] == [[e[k] for k in keys]
                                                                          for e in whole["history"]]
+    # The epoch validation chose may be one trained before the stop: its weights travel in the checkpoint, and the
+    # resumed run scores exactly what the uninterrupted one scored.
+    assert resumed["test"] == whole["test"]
+    scored = [Outcomes.load(tmp_path / run / contract.OUTCOMES) for run in ("whole", "resumed")]
+    assert (scored[0].predicted == scored[1].predicted).all()
+    assert not (tmp_path / "stopped" / contract.OUTCOMES).exists()  # a stopped run scores nothing
 
 
 def test_a_resumed_run_continues_its_wandb_run_and_the_stop_shows_as_a_preemption(tmp_path):

@@ -5,7 +5,6 @@ import json
 import os
 import subprocess
 import sys
-
 from pathlib import Path
 
 import pytest
@@ -13,9 +12,8 @@ import pytorch_lightning as pl
 import torch
 import wandb
 import yaml
+from conftest import TINY, composed
 from PIL import Image
-
-from conftest import composed
 
 from xsearch.model import build_model
 from xsearch.redact import REDACTED, redact
@@ -26,6 +24,7 @@ from xsearch.settings.run import load_settings
 from xsearch.training.optim import build_optimizer, lr_factor
 
 ROOT = Path(__file__).resolve().parents[1]
+TINY_MODEL = [a for a in TINY if a.startswith("model.")]
 
 
 def optim(name, **values):
@@ -42,35 +41,70 @@ def separable_layers(arch):
     return [row for row in arch["layers"] if row["type"] == "separable"]
 
 
+def built(*overrides):
+    """The network a run with these overrides trains: composed, checked, planned and built as training does."""
+    from xsearch.settings.plan import plan
+    from xsearch.training.module import SpectrumModule
+
+    settings = load_settings(composed(*overrides))
+    return SpectrumModule(plan(settings).model, settings.optim).net
+
+
+def separables(net):
+    from xsearch.model.layers import SeparableConv2d
+
+    return [m for m in net.modules() if isinstance(m, SeparableConv2d)]
+
+
+def trainable(net) -> int:
+    return sum(p.numel() for p in net.parameters() if p.requires_grad)
+
+
+def blocks(net):
+    from xsearch.model.layers import XceptionBlock
+
+    return [m for m in net.modules() if isinstance(m, XceptionBlock)]
+
+
 @pytest.mark.parametrize("override,check", [
-    ("model.segments=4", lambda a: all(r["groups"] == 4 for r in separable_layers(a))),
-    ("model.segments=3", lambda a: all(r["c_out"] % 3 == 0 for r in a["layers"][:-1])),
-    ("model.op_order=pointwise_first", lambda a: a["layers"][2]["groups"] == a["layers"][2]["c_out"]),
-    ("model.conv=regular", lambda a: not separable_layers(a) and a["not_applicable"][0] == "segments"),
-    ("model.middle_depth=3", lambda a: sum(r["name"].startswith("middle") for r in a["layers"]) == 9),
-    ("model.width=0.25", lambda a: a["layers"][-1]["c_in"] == 512),
-    ("model.residual=false", lambda a: a["knobs"]["residual"] is False),
-    ("model.mid_activation=elu", lambda a: a["knobs"]["mid_activation"] == "elu"),
-    ("model.mid_norm=true", lambda a: a["knobs"]["mid_norm"] is True),
-    ("model.dropout=0.3", lambda a: a["knobs"]["dropout"] == 0.3),
-    ("model.stem_stride=2", lambda a: a["knobs"]["stem_stride"] == 2),
-    ("model.budget={metric:params,target:xception}",
-     lambda a: abs(a["width_solution"]["rel_error"]) <= 0.02 and a["knobs"]["width"] == a["width_solution"]["width"]),
+    ("model.segments=4", lambda n: all(s[0].groups == 4 and s[0].kernel_size == (3, 3) for s in separables(n))),
+    ("model.segments=3", lambda n: all(m.out_channels % 3 == 0 for m in n.modules()
+                                       if isinstance(m, torch.nn.Conv2d) and m is not n.stem[0])),
+    ("model.op_order=pointwise_first", lambda n: all(s[0].kernel_size == (1, 1) and s[-1].kernel_size == (3, 3)
+                                                     and s[-1].groups == s[-1].in_channels for s in separables(n))),
+    ("model.conv=regular", lambda n: not separables(n)),
+    ("model.middle_depth=3", lambda n: len(n.middle) == 3),
+    ("model.width=0.25", lambda n: n.fc.in_features == 512),
+    ("model.residual=false", lambda n: all(b.shortcut is None for b in blocks(n))),
+    # Shortcuts: the 3 entry blocks, the 2 middle ones, the first exit block (the paper's last has none).
+    ("model.residual=true", lambda n: sum(b.shortcut is not None for b in blocks(n)) == 3 + 2 + 1),
+    ("model.mid_activation=elu", lambda n: all(isinstance(s[1], torch.nn.ELU) and len(s) == 3 for s in separables(n))),
+    ("model.mid_activation=none", lambda n: all(len(s) == 2 for s in separables(n))),
+    ("model.mid_norm=true", lambda n: all(isinstance(s[1], torch.nn.BatchNorm2d) for s in separables(n))),
+    ("model.dropout=0.3", lambda n: n.dropout.p == 0.3),
+    ("model.stem_stride=2", lambda n: n.stem[0].stride == (2, 2)),
+    ("model.stem_stride=1", lambda n: n.stem[0].stride == (1, 1)),
 ])
-def test_every_model_knob_reaches_the_network(tiny_run, tmp_path, override, check):
-    summary = tiny_run(override)
+def test_every_model_knob_reaches_the_network(override, check):
+    net = built(override)
+    assert check(net), net
+    assert (net.fc.out_features, net.stem[0].in_channels) == (10, 1)  # from the data: digits
+
+
+def test_budget_gives_each_spectrum_point_the_xception_parameter_count():
+    # Counted on the built modules, not from the plan's own arithmetic.
+    reference = trainable(built("model.width=0.25"))
+    for segments in (1, 2, 8):
+        dense = built(f"model.segments={segments}", "model.budget={metric:params,target:xception}", "model.width=0.25")
+        assert abs(trainable(dense) - reference) <= 0.02 * reference
+    assert trainable(built("model.segments=1", "model.width=0.25")) > 2 * reference  # unsolved, far bigger
+
+
+def test_a_run_logs_the_network_it_built(tiny_run, tmp_path):
+    summary = tiny_run("model.segments=4")
     arch = logged_architecture(tmp_path)
-    assert check(arch), arch
-    assert arch["params"] == summary["params"]
-    assert (arch["knobs"]["num_classes"], arch["knobs"]["in_channels"]) == (10, 1)  # from the data
-
-
-def test_budget_gives_each_spectrum_point_the_xception_parameter_count(tiny_run, tmp_path):
-    dense = tiny_run("model.segments=1", "model.budget={metric:params,target:xception}", "model.width=0.25")
-    reference = tiny_run("model.width=0.25")
-    assert dense["width_solution"]["target"] == reference["params"]
-    assert abs(dense["params"] - reference["params"]) <= 0.02 * reference["params"]
-    assert dense["model"]["width"] < 0.25
+    assert arch["params"] == trainable(built(*TINY_MODEL, "model.segments=4")) == summary["params"]
+    assert all(r["groups"] == 4 for r in separable_layers(arch))
 
 
 def test_same_seed_repeats_a_cpu_run_exactly(tmp_path):
@@ -203,6 +237,7 @@ def _auto_mode(env: dict, home) -> str:
     return out.stdout.strip()
 
 
+@pytest.mark.slow
 def test_wandb_auto_mode_follows_wandbs_own_credential_lookup(tmp_path, monkeypatch):
     assert _auto_mode({}, tmp_path) == "offline"  # no key, no ~/.netrc
     netrc = tmp_path / "elsewhere.netrc"

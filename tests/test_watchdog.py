@@ -14,11 +14,13 @@ import time
 from pathlib import Path
 
 import optuna
-from optuna.trial import TrialState
-
 import processes
+import pytest
 from conftest import assert_nothing_lost, retry_of
+from optuna.trial import TrialState
 from processes import ROOT, gone, send, wait_for
+
+pytestmark = pytest.mark.slow  # every test here starts xsearch processes or services
 
 # One trial of a tiny network that takes a few seconds; W&B stays out of the way.
 TRIAL = ["+sweep=residual", "sweep.n_trials=1", "sweep.space.seed=[0]", "~sweep.space.model", "model.budget=null",
@@ -64,6 +66,7 @@ def test_a_trial_hung_in_native_code_is_killed_with_its_stacks_and_retried_only_
         log = (tmp_path / "trials" / str(trial.number) / "trial.out").read_text()
         assert "most recent call first" in log and "_training_step" in log  # where it hung, from faulthandler
     assert "(queued again)" in out.stdout
+    assert_nothing_lost(study_of(tmp_path), {}, total=1)
 
 
 def test_a_stopped_trial_is_killed_as_stalled_and_its_retry_completes(tmp_path, spawned):
@@ -89,6 +92,7 @@ def test_a_trial_past_its_time_limit_is_killed_and_not_retried(tmp_path):
     assert trial.state == TrialState.FAIL
     assert re.match(r"timed out: ran past sweep.trial_timeout=4 s, (in|validating) epoch \d+ ",
                     trial.user_attrs["failure_reason"])
+    assert_nothing_lost(study_of(tmp_path), {}, total=1)
 
 
 def test_a_second_signal_kills_the_running_trials_at_once(tmp_path, spawned):

@@ -11,9 +11,9 @@ import optuna
 import pytest
 
 from xsearch.contract import TRIAL_LOG
+from xsearch.sweep.forking import Zygote, ZygoteGone
 from xsearch.sweep.pruning import TrialLink
 from xsearch.sweep.trial import TrialProcess
-from xsearch.sweep.forking import Zygote, ZygoteGone
 
 ROOT = Path(__file__).resolve().parents[1]
 

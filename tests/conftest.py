@@ -38,17 +38,6 @@ def train_run(run_dir: Path, *overrides, callbacks=()) -> dict:
     return train(load_settings(cfg), OmegaConf.to_container(cfg, resolve=True), run_dir, callbacks=callbacks)
 
 
-def pytest_collection_modifyitems(items):
-    """The suite runs on two workers (pytest-xdist, `--dist loadgroup`). Tests of the services share one worker,
-    one at a time: one of them stops PostgreSQL for 30 s, and the one-node SLURM cluster runs one job at a time
-    well. A module's shared sweep runs once: its tests share a worker too."""
-    for item in items:
-        if {"postgres", "slurm"} & set(getattr(item, "fixturenames", ())):
-            item.add_marker(pytest.mark.xdist_group("services"))
-        elif "sweep" in getattr(item, "fixturenames", ()) and item.module.__name__ == "test_report":
-            item.add_marker(pytest.mark.xdist_group("report_sweep"))
-
-
 @pytest.fixture(autouse=True)
 def _only_slow_tests_start_processes(request):
     processes.allowed = request.node.get_closest_marker("slow") is not None

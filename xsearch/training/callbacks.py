@@ -27,10 +27,12 @@ class EpochMeter(pl.Callback):
         self._train_seconds: float | None = None
         self._val_images = 0  # images the last validation scored: the n of its accuracy's binomial interval
         self.first_step_at: float | None = None  # wall clock of the first training step (overhead benchmarks)
+        self._elapsed = 0.0  # training seconds of a resumed epoch before its interruption (from the checkpoint)
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        # A resumed epoch gets no on_train_epoch_start: its counts so far come from the checkpoint.
-        self._start = time.perf_counter()
+        # A resumed epoch gets no on_train_epoch_start: its counts and its seconds so far come from the
+        # checkpoint, so its images/s covers the whole epoch rather than its images over the resumed part's time.
+        self._start, self._elapsed = time.perf_counter() - self._elapsed, 0.0
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._images, self._loss_sum, self._batches = 0, 0.0, 0
@@ -77,11 +79,13 @@ class EpochMeter(pl.Callback):
 
     def state_dict(self) -> dict[str, Any]:
         # A resumed run's summary still covers every epoch, and the interrupted one's loss every batch.
-        return {"epochs": self.epochs, "images": self._images, "loss_sum": self._loss_sum, "batches": self._batches}
+        return {"epochs": self.epochs, "images": self._images, "loss_sum": self._loss_sum, "batches": self._batches,
+                "elapsed": time.perf_counter() - self._start}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.epochs = list(state_dict["epochs"])
         self._images, self._loss_sum, self._batches = (state_dict[k] for k in ("images", "loss_sum", "batches"))
+        self._elapsed = state_dict.get("elapsed", 0.0)
 
     @staticmethod
     def line(metrics: dict[str, float], max_epochs: int | None) -> str:

@@ -133,6 +133,30 @@ class SaveOnInterrupt(pl.Callback):
             self.saved = self.path
 
 
+class FinishValidation(pl.Callback):
+    """A stop signal that arrives during a fit's validation takes effect once the validation is done.
+
+    Lightning stops a validation at its next batch, and a checkpoint saved there restores an epoch whose training
+    is done and whose validation never ran: the resumed run ends that epoch unvalidated, so the epoch validation
+    would have chosen is lost. Held until the validation ends, the stop lands at the batch or epoch boundary
+    after it, where a resume is exact.
+    """
+
+    def __init__(self) -> None:
+        self._held = False
+
+    def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int,
+                                dataloader_idx: int = 0) -> None:
+        connector = trainer._signal_connector  # Lightning's own flag, read just after this hook (private)
+        if trainer.training or not trainer.state.fn == "fit" or not connector.received_sigterm:
+            return
+        connector.received_sigterm, self._held = False, True
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self._held:
+            trainer._signal_connector.received_sigterm, self._held = True, False
+
+
 class RandomState(pl.Callback):
     """Keeps torch's random state in the checkpoint: augmentation and dropout continue where they were."""
 
@@ -167,10 +191,16 @@ class DataPosition(pl.Callback):
             loader.skip = self.trained
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # A new epoch starts at its first batch, whatever a resume had set for the epoch it restored.
         self.trained = 0
+        if hasattr(trainer.train_dataloader, "skip"):
+            trainer.train_dataloader.skip = 0
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
         self.trained += 1
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.trained = 0  # a checkpoint at an epoch's end has nothing of the next epoch to skip
 
     def state_dict(self) -> dict[str, Any]:
         return {"trained": self.trained}
@@ -181,4 +211,4 @@ class DataPosition(pl.Callback):
 
 def callbacks(run_dir: Path) -> list[pl.Callback]:
     """What a run needs to stop with a checkpoint and to resume from one exactly."""
-    return [SaveOnInterrupt(run_dir / contract.CHECKPOINT), RandomState(), DataPosition()]
+    return [SaveOnInterrupt(run_dir / contract.CHECKPOINT), FinishValidation(), RandomState(), DataPosition()]

@@ -68,6 +68,8 @@ def test_the_other_way_round_flips_the_sign_and_the_interval(tmp_path):
     ("compare segments=3 vs Xception (the paper's point)", "no comparison 'segments=3'"),  # not in the space
     ("compare segmnts=8 vs Xception (the paper's point)", "no comparison 'segmnts=8'"),
     ("pionts", "no such table; valid: headline, points"),
+    # both points ran, and the family does not compare them (they are not neighbours along the spectrum)
+    ("compare segments=8 vs segments=8", "no comparison 'segments=8' vs 'segments=8'"),
 ])
 def test_a_block_the_study_cannot_fill_is_an_error_naming_it(tmp_path, block, named):
     data = sweep_data(study_of_two_points(tmp_path), "made", tmp_path)

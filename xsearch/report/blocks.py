@@ -117,7 +117,9 @@ def _compare(text: str) -> Callable[[Findings, SweepData], str]:
                     return (f"{_signed(-interval.estimate)} [{_signed(-interval.high)}, {_signed(-interval.low)}] "
                             f"points, {brief(c, found).rsplit(', ', 1)[-1]}")
                 return brief(c, found)
-        if all(_in_space(side.strip(), data) for side in (a, b)):  # points the study has yet to run
+        ran = {p.label for p in found.analysis.points} if found.analysis else set()
+        sides = (a.strip(), b.strip())
+        if not set(sides) <= ran and all(_in_space(side, data) for side in sides):  # a point yet to run
             return "not yet run"
         raise UnknownBlock(f"no comparison {a.strip()!r} vs {b.strip()!r} in the study; it has: "
                            + "; ".join(f"{c.a.label} vs {c.b.label}" for c in found.comparisons))

@@ -6,14 +6,14 @@ knob, such as segments 1, 2, 4, 8, depthwise, or any two values of an unordered 
 each point against a paper's point (the paper's values for every knob the paper has) where they differ in one
 knob alone. A comparison is
 
-- **distinguishable** when its Holm-adjusted p value for "no difference" is below alpha;
+- **distinguishable** when its Holm-adjusted p value for "no difference" is below the level (alpha / looks);
 - **equivalent** within +-resolution when its Holm-adjusted p value for "a difference of at least the
-  resolution" is below alpha (its 1 - alpha interval lies inside +-resolution); both kinds of p value are
-  adjusted as one family;
+  resolution" is below the level (unadjusted, that is its two-sided interval at that level lying inside
+  +-resolution); both kinds of p value are adjusted as one family;
 - **undecided** otherwise, with the seeds per point that would decide it and the floor the test set sets.
 
-A sweep that adds seeds while it looks (`sweep.decide`) makes up to `looks` looks; each spends alpha / looks, so
-the chance of any false verdict at any look stays below alpha (Bonferroni over the looks, Holm within each).
+A sweep that adds seeds while it looks (`sweep.decide`) makes up to `looks` looks; each spends alpha / looks
+(Bonferroni over the looks, Holm within each; xsearch/inference/sequential.py says what that bounds).
 """
 
 from __future__ import annotations

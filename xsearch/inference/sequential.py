@@ -2,10 +2,11 @@
 error rate, and after each look more seeds only for the points of comparisons still undecided.
 
 The looks are fixed before any result is seen: the planned seeds, then doubling, up to the cap (3, 6, 12; or
-2, 4, 8, 10). With K looks each uses alpha / K (Bonferroni over looks), so however the study stops, the chance
-that any verdict it ever states is false stays at most alpha. A comparison that no number of seeds up to the
-cap could decide (its difference sits below what the test set resolves) gets no more seeds: stopping for
-futility never adds a false verdict.
+2, 4, 8, 10). With K looks each uses alpha / K (Bonferroni over looks). That bounds the chance that any
+verdict it ever states is false by alpha for counts fixed in advance; a point's counts here also depend on its
+other comparisons, so the bound is checked by simulation (benchmarks/inference.py), not proven. A comparison
+that no number of seeds up to the cap could decide (its difference sits below what the test set resolves) gets
+no more seeds: stopping for futility never adds a false verdict.
 """
 
 from __future__ import annotations

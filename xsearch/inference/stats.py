@@ -106,6 +106,14 @@ class Spread:
     def seed_terms(self) -> list[Term]:
         return [Term(self.seed_ms / self.seeds, self.seed_dof)]
 
+    def floored(self) -> Spread:
+        """The same, with seed_ms no lower than the least it can be in expectation, rest_ms / N (each seed's
+        accuracy carries its images' noise even when seeds do not differ): seeds that happen to tie, or nearly,
+        would otherwise drop that piece from an interval. The unbiased pieces (`point_terms`) keep seed_ms as is."""
+        if self.seeds < 2:
+            return self
+        return dataclasses.replace(self, seed_ms=max(self.seed_ms, self.rest_ms / self.images))
+
     def rest_terms(self) -> list[Term]:
         """What the per-image rates' variance holds besides the image effect, to be taken off it."""
         return [Term(-self.rest_ms / (self.seeds * self.images), (self.seeds - 1) * (self.images - 1))]
@@ -313,12 +321,12 @@ def difference_terms(a: Spread, b: Spread) -> tuple[list[Term], list[Term]]:
 
 def point(spread: Spread) -> Estimate:
     """A point's accuracy over new seeds and new images."""
-    return _estimate(spread.mean, *point_terms(spread))
+    return _estimate(spread.mean, *point_terms(spread.floored()))
 
 
 def difference(a: Spread, b: Spread) -> Estimate:
     """a - b for two points scored on the same images, paired image by image."""
-    return _shared_prior(_estimate(a.mean - b.mean, *difference_terms(a, b)), a, b)
+    return _shared_prior(_estimate(a.mean - b.mean, *difference_terms(a.floored(), b.floored())), a, b)
 
 
 def _shared_prior(estimate: Estimate, a: Spread, b: Spread) -> Estimate:
@@ -330,10 +338,11 @@ def _shared_prior(estimate: Estimate, a: Spread, b: Spread) -> Estimate:
 
 
 def unpaired_difference(a: Spread, b: Spread) -> Estimate:
-    """a - b for two points scored on different images: their errors add."""
+    """a - b for two points scored on different images: their errors add. (They never share a prior: seed
+    variances are moderated among the points of one image set.)"""
     pa, pb = point(a), point(b)  # each image part a variance of its own, each kept at 0 or more
-    return _shared_prior(dataclasses.replace(_estimate(a.mean - b.mean, a.seed_terms() + b.seed_terms(), []),
-                                             image_var=pa.image_var + pb.image_var), a, b)
+    seed_terms = a.floored().seed_terms() + b.floored().seed_terms()
+    return dataclasses.replace(_estimate(a.mean - b.mean, seed_terms, []), image_var=pa.image_var + pb.image_var)
 
 
 def holm(p_values: Sequence[float]) -> list[float]:

@@ -5,6 +5,7 @@ import time
 
 import pytest
 
+from xsearch.studies import lock
 from xsearch.studies.lock import study_lock
 from xsearch.studies.storage import open_storage
 
@@ -55,3 +56,51 @@ def test_one_holder_at_a_time_on_postgresql_and_other_studies_are_not_held(postg
         other.start()
         other.join(timeout=10)
         assert entered.is_set()
+
+
+@pytest.mark.filterwarnings("ignore:The value of `grace_period` might be too small")
+def test_a_journals_lock_held_past_its_grace_is_kept_while_its_holder_lives(tmp_path, monkeypatch):
+    # A waiter breaks a journal lock that was not renewed for GRACE_S (its holder died); a live holder in a long
+    # section (widening a big study) renews it, so no second driver enters beside it.
+    monkeypatch.setattr(lock, "GRACE_S", 0.4)
+    storage = open_storage(str(tmp_path / "study.journal"))
+    record: list[tuple[str, int]] = []
+
+    def hold(i, seconds):
+        with study_lock(storage, "s"):
+            record.append(("in", i))
+            time.sleep(seconds)
+            record.append(("out", i))
+
+    first = threading.Thread(target=hold, args=(0, 2.0))
+    first.start()
+    time.sleep(0.2)
+    second = threading.Thread(target=hold, args=(1, 0.0))
+    second.start()
+    for thread in (first, second):
+        thread.join(timeout=30)
+    assert record == [("in", 0), ("out", 0), ("in", 1), ("out", 1)]
+
+
+@pytest.mark.slow
+def test_a_postgresql_lock_not_had_in_time_is_an_error_naming_the_study(postgres, monkeypatch):
+    monkeypatch.setattr(lock, "WAIT_S", 0.5)
+    storage = open_storage(postgres)
+    with study_lock(storage, "lock-test-held"):
+        waited = []
+
+        def wait():
+            started = time.monotonic()
+            try:
+                with study_lock(storage, "lock-test-held"):
+                    waited.append("entered")
+            except TimeoutError as error:
+                waited.append((str(error), time.monotonic() - started))
+
+        waiter = threading.Thread(target=wait)
+        waiter.start()
+        waiter.join(timeout=30)
+    message, seconds = waited[0]
+    assert "'lock-test-held' was not released in 0.5 s" in message and seconds < 10
+    with study_lock(storage, "lock-test-held"):  # released after all: the next holder gets it at once
+        pass

@@ -157,3 +157,25 @@ def test_a_real_decided_sweep_of_points_records_its_looks_and_runs_no_seed_twice
     assert "1 comparison at " in summary and "(looks: 2, each at alpha/2)" in summary
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["counts"] == {"COMPLETE": 4 + added}
+
+
+def test_seeds_added_to_a_point_take_its_own_values_never_those_of_a_point_that_only_failed():
+    # segments=8 pointwise_first failed on every seed, so the scored points differ in segments alone; its trials
+    # share segments=8 with a scored point, and must lend that point neither their op_order nor their seeds.
+    settings = settings_of(*DECIDED, "sweep.space.model.op_order=[depthwise_first,pointwise_first]")
+    study = optuna.create_study(direction="maximize")
+    distributions = settings.search_space().distributions
+    for seed in range(3):
+        study.add_trial(optuna.trial.create_trial(
+            state=TrialState.FAIL, distributions=distributions,
+            params={"model.segments": 8, "model.op_order": "pointwise_first", "seed": seed}))
+    spread = {0: 0.0, 1: 0.02, 2: -0.02}
+    scored = study_with(settings, {(8, s): 0.77 + d for s, d in spread.items()}
+                        | {("depthwise", s): 0.80 + d for s, d in spread.items()})
+    for trial in scored.trials:
+        study.add_trial(trial)
+    assert Decider(settings).step(study) == Step.RUN
+    queued = [t.system_attrs["fixed_params"] for t in study.get_trials(states=(TrialState.WAITING,))]
+    assert {q["model.op_order"] for q in queued} == {"depthwise_first"}
+    assert sorted((str(q["model.segments"]), q["seed"]) for q in queued) == [
+        (segments, seed) for segments in ("8", "depthwise") for seed in (3, 4, 5)]

@@ -74,16 +74,20 @@ class Decider:
 
     def _queue(self, study: optuna.Study, trials, wanted: sequential.Next, keys: list[str]) -> dict[str, int]:
         """Queue the seeds each wanted point lacks: its next unused seeds, failed ones counted as used (a trial
-        that failed by itself would fail again), retried originals not. `keys` are the knobs the points differ
-        in; a queued trial takes every other swept value from a trial of its point."""
+        that failed by itself would fail again), retried originals not. `keys` are the knobs the scored points
+        differ in; a queued trial takes every other swept value from a scored trial of its point, and only
+        trials with all those values count as the point's (a point none of whose trials scored drops out of
+        `keys`, and must not lend its values or its seeds to another)."""
         retried = retried_numbers(trials)
-        taken: dict[tuple, set] = {}
         params: dict[tuple, dict] = {}
         for t in trials:
-            if t.number not in retried and t.params:
-                point = tuple(t.params.get(k) for k in keys)
+            if t.state == TrialState.COMPLETE and contract.TEST_OUTCOMES in t.user_attrs:
+                params.setdefault(tuple(t.params.get(k) for k in keys), _without_seed(t.params))
+        taken: dict[tuple, set] = {}
+        for t in trials:
+            point = tuple(t.params.get(k) for k in keys)
+            if t.number not in retried and params.get(point) == _without_seed(t.params):
                 taken.setdefault(point, set()).add(t.params.get(SEED))
-                params.setdefault(point, dict(t.params))
         seeds = [*self.settings.planned_seeds, *self.settings.extra_seeds]
         added = {}
         for values in wanted.points:
@@ -94,6 +98,10 @@ class Decider:
             if fresh:
                 added[label(dict(zip(keys, values)))] = len(fresh)
         return added
+
+
+def _without_seed(params: dict) -> dict:
+    return {k: v for k, v in params.items() if k != SEED}
 
 
 def finished(study: optuna.Study) -> bool:

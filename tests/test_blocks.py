@@ -2,11 +2,14 @@
 from it, the prose around them is kept, and a block naming something the study cannot have is an error."""
 
 import re
+from types import SimpleNamespace
 
 import pytest
 from optuna.trial import TrialState
 from test_report import add, new_study
 
+from xsearch import contract
+from xsearch.inference.comparisons import label
 from xsearch.report import blocks
 from xsearch.report.__main__ import main
 from xsearch.report.records import sweep_data
@@ -75,3 +78,24 @@ def test_a_block_the_study_cannot_fill_is_an_error_naming_it(tmp_path, block, na
     data = sweep_data(study_of_two_points(tmp_path), "made", tmp_path)
     with pytest.raises(blocks.UnknownBlock, match=named):
         blocks.fill(f"<!-- xsearch:{block} --><!-- /xsearch -->", findings(data), data)
+
+
+def test_a_float_value_of_the_space_not_yet_run_is_named_as_a_point_label_names_it():
+    # A point's label shows a float to 3 significant digits (lr=0.00123); a block naming it must be found in the
+    # space, not rejected as a typo, while its point has not run.
+    space = SimpleNamespace(choices={"optim.lr": [0.001234567, 0.01], "model.segments": [4, 8]})
+    assert blocks._in_space(label({"optim.lr": 0.001234567, "model.segments": 4}), space)
+    assert not blocks._in_space(label({"optim.lr": 0.002, "model.segments": 4}), space)
+
+
+def test_the_looks_block_tells_a_decided_study_waiting_for_its_first_look_from_an_undecided_one(tmp_path):
+    study = study_of_two_points(tmp_path)
+    block = "<!-- xsearch:looks --><!-- /xsearch -->"
+
+    def looks():
+        data = sweep_data(study, "made", tmp_path)
+        return blocks.fill(block, findings(data), data)
+
+    assert "the sweep was not decided (sweep.decide=false)" in looks()
+    study.set_user_attr(contract.DECIDE, {"schedule": [3, 6], "looks": []})
+    assert "No look yet: the first comes once every point has its 3 planned seeds." in looks()

@@ -13,11 +13,12 @@ from optuna.trial import TrialState
 from test_report import add, new_study
 
 from xsearch import contract
+from xsearch.inference.comparisons import analyse
 from xsearch.inference.stats import holm
 from xsearch.outcomes import Outcomes
 from xsearch.report import write_report
 from xsearch.report.records import sweep_data
-from xsearch.report.verdicts import findings
+from xsearch.report.verdicts import findings, scored
 
 
 def made(tmp_path, accuracy, *, segments=(2, 8, "depthwise"), seeds=(0, 1, 2), test_images=2000, image_sets=None):
@@ -182,3 +183,24 @@ def test_both_kinds_of_verdict_are_adjusted_as_one_family(tmp_path):
     m = len(found.comparisons)
     assert [c.p_differs for c in found.comparisons] == pytest.approx(adjusted[:m])
     assert [c.p_within for c in found.comparisons] == pytest.approx(adjusted[m:])
+
+
+def test_the_headline_prices_deciding_at_the_level_and_in_the_steps_a_decided_sweep_would_use(tmp_path):
+    # 3 seeds, seeds scattering by a point: undecided. A decided sweep capped at 10 looks at 3, 6 and 10 seeds,
+    # each at alpha/3, and adds seeds in those steps: the price is what the comparisons need at alpha/3, rounded
+    # up to a step, not at this sweep's alpha.
+    found = made(tmp_path, lambda seg, seed: {2: 0.70, 8: 0.72, "depthwise": 0.71}[seg] + 0.01 * (seed - 1))
+    made(tmp_path / "strict", lambda seg, seed: {2: 0.70, 8: 0.72, "depthwise": 0.71}[seg] + 0.01 * (seed - 1))
+    study = optuna.load_study(study_name="made", storage=f"sqlite:///{tmp_path / 'strict' / 'study.db'}")
+    data = sweep_data(study, "x", tmp_path / "strict")
+    strict = analyse(scored(data), resolution=0.01, looks=3)
+    steps = [next(n for n in (3, 6, 10) if n >= c.seeds_needed) for c in strict.undecided
+             if c.seeds_needed is not None and c.seeds_needed <= 10]
+    assert steps, "the case must have a comparison a decided sweep would decide"
+    sentence = found.headline.split("sweep.decide=true sweep.max_seeds=10 ")[1]
+    assert sentence.startswith(f"(looks at 3, 6 and 10 seeds, each at alpha/3) would decide {len(steps)} of the ")
+    trials = int(re.search(r"with about (\d+) more trials", sentence)[1])
+    assert 2 * (min(steps) - 3) <= trials <= 2 * sum(n - 3 for n in steps)
+    # A sweep that decides already has its looks: no suggestion to decide it.
+    study.set_user_attr(contract.DECIDE, {"schedule": [3, 6], "resolution": 0.01, "looks": []})
+    assert "sweep.decide=true" not in findings(sweep_data(study, "x", tmp_path / "strict")).headline

@@ -61,9 +61,11 @@ def _comparisons(found: Findings, data: SweepData) -> str:
 
 
 def _looks(found: Findings, data: SweepData) -> str:
-    looks = data.decided.get("looks") or []
-    if not looks:
+    looks, schedule = data.decided.get("looks") or [], data.decided.get("schedule")
+    if not schedule:
         return "No looks: the sweep was not decided (sweep.decide=false)."
+    if not looks:
+        return f"No look yet: the first comes once every point has its {schedule[0]} planned seeds."
     rows = [[i + 1, look["seeds"], look["distinguishable"], look["equivalent"], look["undecided"],
              ", ".join(f"{point}: +{n}" for point, n in look["added"].items()) or "none (final)"]
             for i, look in enumerate(looks)]
@@ -101,7 +103,7 @@ def _in_space(point: str, data: SweepData) -> bool:
     than a typo."""
     if point == PAPER_LABEL:
         return True
-    values = {f"{contract.short(key)}={value}" for key, options in data.choices.items() for value in options}
+    values = {contract.knobs_text({key: value}) for key, options in data.choices.items() for value in options}
     return all(token in values for token in point.split())
 
 

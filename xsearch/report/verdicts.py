@@ -6,11 +6,11 @@ page, plots.json and the W&B report run alike.
 from __future__ import annotations
 
 import dataclasses
-import math
 import statistics
 from typing import Any
 
 from xsearch import contract
+from xsearch.inference import sequential
 from xsearch.inference.comparisons import (
     DISTINGUISHABLE,
     EQUIVALENT,
@@ -138,17 +138,31 @@ def findings(data: SweepData) -> Findings:
 SUGGESTED_CAP = 10  # the seeds per point a headline prices deciding at: the shipped sweep.max_seeds
 
 
-def _extra_trials(analysis: Analysis, cap: int) -> tuple[int, int]:
-    """The undecided comparisons that `cap` seeds per point would decide, and the trials that takes."""
+@dataclasses.dataclass(frozen=True)
+class DecidedPlan:
+    """What `sweep.decide=true` with a cap would do to an undecided sweep's comparisons, were their differences
+    what they look now: its looks, how many it would decide, and the trials it would add."""
+
+    counts: list[int]  # seeds per point at each look
+    decided: int
+    trials: int
+
+
+def decided_plan(data: SweepData, analysis: Analysis, cap: int) -> DecidedPlan:
+    """Priced as such a sweep would run: each look at alpha / its number of looks (stricter than a plain sweep's
+    alpha), seeds added in its steps (the first count at or above a comparison's need), to both points."""
+    counts = sequential.schedule(max(min(len(p.seeds) for p in analysis.points), 2), cap)
+    at_its_level = analyse(scored(data), resolution=data.resolution, looks=len(counts))
     target: dict[tuple, int] = {}
     decided = 0
-    for c in analysis.undecided:
+    for c in at_its_level.undecided:
         if c.seeds_needed is not None and c.seeds_needed <= cap:
             decided += 1
+            step = next(n for n in counts if n >= c.seeds_needed)
             for p in (c.a, c.b):
-                target[p.values] = max(target.get(p.values, 0), c.seeds_needed)
+                target[p.values] = max(target.get(p.values, 0), step)
     have = {p.values: len(p.seeds) for p in analysis.points}
-    return decided, sum(max(n - have[v], 0) for v, n in target.items())
+    return DecidedPlan(counts, decided, sum(max(n - have[v], 0) for v, n in target.items()))
 
 
 def _headline(analysis: Analysis, data: SweepData) -> str:
@@ -173,16 +187,17 @@ def _headline(analysis: Analysis, data: SweepData) -> str:
         needs = sorted(c.seeds_needed for c in undecided if c.seeds_needed is not None)
         stuck = [c for c in undecided if c.seeds_needed is None and c.floor is not None]
         if needs:
-            cap = max(SUGGESTED_CAP, seeds[-1])
-            decided, trials_more = _extra_trials(analysis, cap)
             spread = (f"{needs[0]}" if needs[0] == needs[-1]
                       else f"{needs[0]} to {needs[-1]:,} (median {statistics.median(needs):.0f})")
             parts.append(f"Undecided comparisons need {spread} seeds per point.")
-            if decided:
-                pace = statistics.median(data.durations) if data.durations else math.nan
-                parts.append(f"sweep.decide=true sweep.max_seeds={cap} would decide the {decided} that need {cap} or "
-                             f"fewer, with at most {trials_more} more trials (about {_duration(trials_more * pace)} on "
-                             "one worker at this sweep's pace).")
+            cap = max(SUGGESTED_CAP, seeds[-1])
+            plan = decided_plan(data, analysis, cap) if not data.decided.get("schedule") else None
+            if plan and plan.decided:  # a sweep that decides already says so in its looks
+                pace = (f" (about {_duration(plan.trials * statistics.median(data.durations))} on one worker at this "
+                        "sweep's pace)" if data.durations else "")
+                parts.append(f"sweep.decide=true sweep.max_seeds={cap} (looks at {_listed(plan.counts)} seeds, each "
+                             f"at alpha/{len(plan.counts)}) would decide {plan.decided} of the {len(undecided)}, were "
+                             f"the differences what they look now, with about {plan.trials} more trials{pace}.")
         if stuck:
             floors = min(c.floor for c in stuck)
             parts.append(f"{len(stuck)} sit below what these test images resolve (nothing under "
@@ -193,8 +208,10 @@ def _headline(analysis: Analysis, data: SweepData) -> str:
     return " ".join(parts)
 
 
+def _listed(counts: list[int]) -> str:
+    return ", ".join(map(str, counts[:-1])) + f" and {counts[-1]}" if len(counts) > 1 else str(counts[0])
+
+
 def _duration(seconds: float) -> str:
-    if not math.isfinite(seconds):
-        return "an unknown time"
     minutes = seconds / 60
     return f"{minutes:.0f} minutes" if minutes < 90 else f"{minutes / 60:.1f} hours"

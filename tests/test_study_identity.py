@@ -96,3 +96,16 @@ def test_a_widening_that_crashed_is_finished_from_its_copy(tmp_path):
     assert {t.number: t.value for t in reopened.study.trials} == values
     assert optuna.get_all_study_names(storage) == ["depth_width"]
     assert reopened.study.user_attrs[contract.STUDY_CONFIG]["data.batch_size"] == 64
+
+
+def test_a_decided_study_that_has_looked_cannot_gain_values(tmp_path):
+    # Its looks spent their share of the error rate on its grid; growing the grid afterwards is looking again
+    # by another route.
+    decided = ["sweep.decide=true", "+sweep.space.seed=[0,1]", "sweep.max_seeds=4", "sweep.pruner.name=none",
+               "~sweep.pruner.n_startup_trials", "~sweep.pruner.n_warmup_steps"]
+    sweep = opened(tmp_path, *decided)
+    finish(sweep, 2)
+    sweep.study.set_user_attr(contract.DECIDE, {"schedule": [2, 4], "looks": [{"seeds": 2, "added": {}}]})
+    with pytest.raises(ConfigError, match=r"has already looked at its verdicts.*\(model.middle_depth\)"):
+        opened(tmp_path, *decided, "sweep.space.model.middle_depth=[0,2,4,8]")
+    assert len(opened(tmp_path, *decided).study.trials) == 2  # refused, untouched

@@ -2,8 +2,9 @@
 differs is refused, naming the keys, instead of counting another config's trials as its own.
 
 What says how a sweep is executed, not what it computes, is left out, so a study can be resumed with more
-workers, another storage URL, a longer time limit or another logger. A grid may gain values: the study then
-continues and runs only the new points.
+workers, another storage URL, a longer time limit or another logger. A grid's space may gain values (not its
+`sweep.points`, which are part of the config): the study then continues and runs only the new points; a decided
+study that has looked at its verdicts may not.
 """
 
 from __future__ import annotations
@@ -120,6 +121,11 @@ def open_study(storage: BaseStorage, base: Mapping[str, Any], settings: SweepSet
         stored_space = attrs.get(contract.STUDY_SPACE, space)
         wider = {key: d for key, d in settings.search_space().distributions.items()
                  if key in stored_space and stored_space[key] != space[key] and isinstance(d, CategoricalDistribution)}
+        if wider and study.trials and (attrs.get(contract.DECIDE) or {}).get("looks"):
+            raise ConfigError(
+                f"sweep.space: study {settings.name!r} decides as it goes (sweep.decide) and has already looked at its "
+                f"verdicts, each look spending its share of the error rate on this grid: its grid cannot gain values "
+                f"({', '.join(sorted(wider))}) now. Give the larger grid its own study with sweep.name=<new name>")
         if wider and study.trials:
             count = len(widen.widen(storage, settings.name, wider).trials)
             print(f"xsearch sweep: the grid gained values ({', '.join(sorted(wider))}); continuing study "

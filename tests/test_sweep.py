@@ -103,6 +103,8 @@ def test_every_shipped_sweep_runs_end_to_end_and_completes_trials(tmp_path, name
     ("+sweep.space.optim.lr={type:float,low:0.1,high:0.01}", "sweep.space.optim.lr has an inverted range"),
     ("sweep.sampler.name=annealing", "sweep.sampler.name='annealing' is invalid: expected one of grid, tpe"),
     ("+sweep.pruner.patience=3", "sweep.pruner (optuna.pruners.NopPruner): TypeError"),
+    ("+sweep.pruner.n_startup_trials=3", "(given: n_startup_trials; a name switched from another pruner keeps that "
+     "one's arguments: drop them with ~sweep.pruner.n_startup_trials)"),
     ("sweep.sampler._target_=collections.OrderedDict sweep.n_trials=3",
      "sweep.sampler._target_=collections.OrderedDict is a OrderedDict, not an Optuna BaseSampler"),
     ("sweep.pruner._target_=optuna.pruners.NoSuchPruner", "sweep.pruner (optuna.pruners.NoSuchPruner): "),

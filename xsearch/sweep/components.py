@@ -56,7 +56,11 @@ def build(kind: str, node: Mapping[str, Any], table: Mapping[str, str | None], b
         built = instantiate({"_target_": path, **arguments(node)}, _convert_="all")
     except InstantiationException as error:  # no such class, or an argument it does not take
         cause = error.__cause__ or error
-        raise ConfigError(f"sweep.{kind} ({path}): {type(cause).__name__}: {cause}") from None
+        given = list(arguments(node))
+        hint = (f" (given: {', '.join(given)}; a name switched from another {kind} keeps that one's arguments: "
+                f"drop them with {' '.join(f'~sweep.{kind}.{k}' for k in given)})"
+                if isinstance(cause, TypeError) and given else "")
+        raise ConfigError(f"sweep.{kind} ({path}): {type(cause).__name__}: {cause}{hint}") from None
     if not isinstance(built, base):
         raise ConfigError(f"sweep.{kind}._target_={path} is a {type(built).__name__}, not an Optuna "
                           f"{base.__name__}")

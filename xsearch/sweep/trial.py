@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+import sqlalchemy.exc
 
 from xsearch import contract
 from xsearch.progress import Position, read_position
@@ -168,7 +169,7 @@ class TrialProcess:
         while True:
             try:
                 optuna_private.beat(self.study, trial)
-            except Exception as error:
+            except (OSError, sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError) as error:
                 # The connection broke under this beat (a database restart, a network filesystem's hiccup under a
                 # journal file); the next one tries again. Beats stop only with the trial, or it would be judged
                 # dead while it trains.

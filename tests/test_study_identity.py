@@ -1,6 +1,9 @@
 """A study is what its config says: another config's trials are never counted as this sweep's, a study resumes
 with other execution settings, and a grid that gains values continues its study with nothing lost."""
 
+import threading
+import time
+
 import optuna
 import pytest
 from conftest import composed
@@ -109,3 +112,25 @@ def test_a_decided_study_that_has_looked_cannot_gain_values(tmp_path):
     with pytest.raises(ConfigError, match=r"has already looked at its verdicts.*\(model.middle_depth\)"):
         opened(tmp_path, *decided, "sweep.space.model.middle_depth=[0,2,4,8]")
     assert len(opened(tmp_path, *decided).study.trials) == 2  # refused, untouched
+
+
+def test_two_drivers_starting_together_queue_sweep_enqueue_once(tmp_path, monkeypatch):
+    # Each driver queues sweep.enqueue's trials into a study it finds empty. Slowed down so that both look before
+    # either has queued: without the study's lock both found it empty and the trials ran twice, past n_trials.
+    overrides = ["sweep.sampler.name=tpe", "sweep.n_trials=4",
+                 "sweep.enqueue=[{model.width:0.5},{model.width:0.25}]"]
+    first, second = opened(tmp_path, *overrides), opened(tmp_path, *overrides)
+    original = optuna.Study.enqueue_trial
+
+    def slowly(study, *args, **kwargs):
+        time.sleep(0.3)
+        return original(study, *args, **kwargs)
+
+    monkeypatch.setattr(optuna.Study, "enqueue_trial", slowly)
+    threads = [threading.Thread(target=sweep.enqueue_first) for sweep in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(t.params.get("model.width", t.system_attrs["fixed_params"]["model.width"])
+                  for t in first.study.get_trials()) == [0.25, 0.5]

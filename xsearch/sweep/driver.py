@@ -84,12 +84,20 @@ class Sweep:
         self.stopped_by: int | None = None  # the signal that stopped this sweep
         self.killed = False  # a second signal: trials killed at once, no report
 
+    def enqueue_first(self) -> None:
+        """Queue `sweep.enqueue`'s trials into a new study, once: under the study's lock, so that two drivers
+        starting together do not both find it empty and queue them twice."""
+        if not self.settings.enqueue:
+            return
+        with study_lock(optuna_private.storage(self.study), self.settings.name):
+            if not self.study.trials:
+                for params in self.settings.enqueue:
+                    self.study.enqueue_trial(dict(params))
+
     def run(self, on_finished: OnFinished | None = None) -> optuna.Study:
         """Work the study until it has its trials (or is stopped); then write the results and, where this is
         the last job with work, call `on_finished` (the app makes the report there)."""
-        if self.settings.enqueue and not self.study.trials:
-            for params in self.settings.enqueue:
-                self.study.enqueue_trial(dict(params))
+        self.enqueue_first()
         self.console.start(redact(self.url), bookkeeping.counts(self.study).done)
         threads = [threading.Thread(target=self._worker, args=(i,), name=f"worker-{i}", daemon=True)
                    for i in range(self.workers)]

@@ -18,7 +18,7 @@ from xsearch.data import DATASETS, DataError, build_datamodule, data_settings
 from xsearch.data.augment import random_flip, random_shift
 from xsearch.data.memory import EpochOrder
 from xsearch.data.normalization import CIFAR10_STATS
-from xsearch.data.splits import stratified_carve, tensor_identity
+from xsearch.data.splits import stratified_carve
 from xsearch.settings.presets import preset
 from xsearch.validate import ConfigError
 
@@ -95,7 +95,11 @@ def test_digits_train_choose_and_score_on_three_disjoint_parts_whatever_the_trai
         assert torch.equal(getattr(first, key), getattr(again, key))
     record = first.record.as_dict()
     assert record["shared"] is False and record["test"] == sizes[2] and record["carves"]["test"]["seed"] == 0
-    assert record["image_set"] == tensor_identity(first.test_images, first.test_labels)
+    # The test digits' identity: the same digits resized otherwise are the same images (paired by the report);
+    # another carve is another set.
+    smaller = ready(data(test_fraction=0.2, val_fraction=0.1, size=16)).splits
+    assert smaller.test_images.shape[-1] == 16 and smaller.record.image_set == record["image_set"]
+    assert ready(data(test_fraction=0.2, val_fraction=0.1, split_seed=1)).splits.record.image_set != record["image_set"]
 
 
 def test_fractions_that_leave_nothing_to_train_on_name_the_key():

@@ -12,7 +12,7 @@ from xsearch import validate
 from xsearch.data.module import InMemoryDataModule, InMemorySource, TensorSplits, carved_splits
 from xsearch.data.normalization import channel_stats
 from xsearch.data.settings import InMemorySettings
-from xsearch.data.splits import carve_record, check_fraction, stratified_carve
+from xsearch.data.splits import carve_record, check_fraction, stratified_carve, tensor_identity
 from xsearch.validate import bad
 
 NUM_CLASSES = 10
@@ -59,10 +59,13 @@ def load_digit_splits(*, size: int, test_fraction: float, val_fraction: float, s
     labels = torch.from_numpy(bunch.target).long()
     rest, test = stratified_carve(labels, test_fraction, seed=split_seed, what="data.test_fraction")
     source = f"all {len(labels)} digits"
+    # The test digits' identity is that of the 8x8 originals: the same digits at another data.size are the same
+    # test images, paired image by image.
+    raw = torch.from_numpy(bunch.images)
     splits = carved_splits(images=images[rest], labels=labels[rest], test_images=images[test],
                            test_labels=labels[test], stats=channel_stats, fraction=val_fraction / (1 - test_fraction),
                            seed=split_seed, source=f"the {len(rest)} digits left after the test carve",
-                           test_from=f"carved from {source}")
+                           test_from=f"carved from {source}", image_set=tensor_identity(raw[test], labels[test]))
     record = dataclasses.replace(splits.record, carves={
         "test": carve_record(source, test_fraction, split_seed, len(test)), **splits.record.carves})
     return dataclasses.replace(splits, record=record)

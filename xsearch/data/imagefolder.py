@@ -86,7 +86,7 @@ class ImageFolderDataModule(pl.LightningDataModule):
                 self.root / self.roles.choose, evaluate)
         self.record = SplitRecord(train=len(self.train_set), val=len(self.val_set), test=len(self.test_set),
                                   val_from=val_from, test_from=f"{self.roles.score}/", image_set=identity,
-                                  carves=carves)
+                                  carves=carves, shared=self.roles.choose == self.roles.score)
 
     @property
     def split_record(self) -> SplitRecord:

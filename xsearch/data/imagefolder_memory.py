@@ -113,12 +113,12 @@ def load_splits(root: Path, found: Roles, classes: list[str], settings: ImageFol
         splits = carved_splits(images=train["images"], labels=train["labels"], test_images=score["images"],
                                test_labels=score["labels"], stats=uint8_channel_stats,
                                fraction=settings.val_fraction, seed=settings.split_seed, source="train/",
-                               test_from=f"{found.score}/")
-        splits = dataclasses.replace(splits, record=dataclasses.replace(splits.record, image_set=identity))
+                               test_from=f"{found.score}/", image_set=identity)
     else:
         choose = stored[found.choose]
         record = SplitRecord(train=len(train["labels"]), val=len(choose["labels"]), test=len(score["labels"]),
-                             val_from=f"{found.choose}/", test_from=f"{found.score}/", image_set=identity)
+                             val_from=f"{found.choose}/", test_from=f"{found.score}/", image_set=identity,
+                             shared=found.choose == found.score)
         splits = TensorSplits(train_images=train["images"], train_labels=train["labels"],
                               val_images=choose["images"], val_labels=choose["labels"], test_images=score["images"],
                               test_labels=score["labels"], stats=uint8_channel_stats(train["images"]), record=record)

@@ -44,11 +44,13 @@ class TensorSplits:
 
 def carved_splits(*, images: Tensor, labels: Tensor, test_images: Tensor, test_labels: Tensor,
                   stats: Callable[[Tensor], Stats], fraction: float, seed: int, source: str, test_from: str,
-                  key: str = "data.val_fraction") -> TensorSplits:
-    """Splits for a dataset that ships training and test images: val carved out of the training ones."""
-    kept, held = stratified_carve(labels, fraction, seed=seed, what=key)
+                  image_set: str | None = None) -> TensorSplits:
+    """Splits for a dataset that ships training and test images: val carved out of the training ones. The test
+    images' identity is `image_set` where the caller knows it apart from how the images were resized (a file
+    list, the raw images), else a hash of the test tensors."""
+    kept, held = stratified_carve(labels, fraction, seed=seed, what="data.val_fraction")
     record = SplitRecord(train=len(kept), val=len(held), test=len(test_labels), val_from=f"carved from {source}",
-                         test_from=test_from, image_set=tensor_identity(test_images, test_labels),
+                         test_from=test_from, image_set=image_set or tensor_identity(test_images, test_labels),
                          carves={"val": carve_record(source, fraction, seed, len(held))})
     return TensorSplits(train_images=images[kept], train_labels=labels[kept], val_images=images[held],
                         val_labels=labels[held], test_images=test_images, test_labels=test_labels,

@@ -91,14 +91,12 @@ class SplitRecord:
     image_set: str  # the scoring images' identity
     # {role: {"from", "fraction", "seed", "images"}} for each role carved out of another split's images
     carves: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
-
-    @property
-    def shared(self) -> bool:
-        """Whether the scoring images are the choosing ones (a dataset with no test split)."""
-        return self.test_from == self.val_from
+    # The scoring images are the choosing ones: only a folder dataset with val/ and no test/ can say so, and then
+    # each trial's final epoch is scored, not its best.
+    shared: bool = False
 
     def as_dict(self) -> dict[str, Any]:
-        return {**dataclasses.asdict(self), "shared": self.shared}
+        return dataclasses.asdict(self)
 
 
 def carve_record(source: str, fraction: float, seed: int, images: int) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import statistics
 import threading
 import time
@@ -144,7 +145,8 @@ def train(settings: Settings, config: dict[str, Any], run_dir: Path, *, planned:
 
 def _summary(settings: Settings, epochs: list[dict[str, float]], architecture: dict[str, Any], trainer: pl.Trainer,
              started: float, status: str, reason: str | None) -> dict[str, Any]:
-    monitored = [e for e in epochs if settings.monitor in e]
+    # The same rule as the epoch ChooseAndScore keeps: finite values only, the first of equals.
+    monitored = [e for e in epochs if math.isfinite(e.get(settings.monitor, math.nan))]
     pick = max if settings.mode == "max" else min
     best = pick(monitored, key=lambda e: e[settings.monitor]) if monitored else None
     rates = [e["train/images_per_s"] for e in epochs]

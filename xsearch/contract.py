@@ -35,6 +35,9 @@ INTERRUPTED = "interrupted"  # asked to stop from outside (a signal): resumable 
 STALLED = "stalled"  # made no progress: stuck in native code, or stopped
 UNFINISHED = (FAILED, INTERRUPTED, STALLED)  # a run that ended without its result: its W&B run exits 1
 
+# --- A sweep's space ---
+SEED = "seed"  # the space's key whose values are a point's repeats, not a knob: the report compares across it
+
 # --- A run's folder (a single run's outputs/<date>/<time>/, or a sweep trial's folder) ---
 SUMMARY = "summary.json"  # how it ended, its metrics per epoch, its cost: written by training
 CHECKPOINT = "interrupted.ckpt"  # saved when a stop signal reaches a batch boundary

@@ -30,7 +30,6 @@ from xsearch.inference import stats
 from xsearch.model.config import XceptionConfig
 from xsearch.outcomes import Outcomes
 
-SEED = "seed"
 PAPER = {f"model.{key}": value for key, value in dataclasses.asdict(XceptionConfig()).items()}
 DISTINGUISHABLE, EQUIVALENT, UNDECIDED = "distinguishable", "equivalent", "undecided"
 
@@ -42,6 +41,11 @@ class Scored:
     params: dict[str, Any]
     seed: int
     outcomes: Outcomes
+
+    @classmethod
+    def of(cls, params: dict[str, Any], outcomes: Outcomes) -> Scored:
+        """A trial as the report and a decided sweep's looks both read it: its seed is its space's seed value."""
+        return cls(dict(params), params.get(contract.SEED, 0), outcomes)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,7 +151,7 @@ def label(params: dict[str, Any]) -> str:
 def varied_keys(trials: Sequence[Scored]) -> list[str]:
     """The swept knobs other than the seed that take two values or more among the trials, in the study's order:
     the report and a decided sweep's looks both analyse by these, so they see the same points and comparisons."""
-    keys = list(dict.fromkeys(k for t in trials for k in t.params if k != SEED))
+    keys = list(dict.fromkeys(k for t in trials for k in t.params if k != contract.SEED))
     return [k for k in keys if len({repr(t.params.get(k)) for t in trials}) > 1]
 
 

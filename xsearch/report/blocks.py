@@ -78,7 +78,7 @@ def _trials(found: Findings, data: SweepData) -> str:
     for r in data.records:
         summary, test = r.summary or {}, (r.summary or {}).get("test") or {}
         chosen = next((e for e in summary.get("history") or [] if e.get("epoch") == test.get("epoch")), {})
-        rows.append([r.number, label({k: r.params.get(k) for k in keys}), r.params.get("seed", ""), r.state,
+        rows.append([r.number, label({k: r.params.get(k) for k in keys}), r.params.get(contract.SEED, ""), r.state,
                      test.get("epoch", -1) + 1 if test else "", _float(chosen.get(contract.ACCURACY)),
                      _float(test.get("acc")), _float(summary.get("wall_time_s"), ".0f"),
                      _float(summary.get("images_per_s"), ".0f")])

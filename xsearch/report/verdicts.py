@@ -14,7 +14,6 @@ from xsearch.inference import sequential
 from xsearch.inference.comparisons import (
     DISTINGUISHABLE,
     EQUIVALENT,
-    SEED,
     UNDECIDED,
     Analysis,
     Comparison,
@@ -125,7 +124,7 @@ class Findings:
 
 
 def scored(data: SweepData) -> list[Scored]:
-    return [Scored(dict(r.params), r.params.get(SEED, 0), r.outcomes) for r in data.complete]
+    return [Scored.of(r.params, r.outcomes) for r in data.complete]
 
 
 def findings(data: SweepData) -> Findings:

@@ -20,7 +20,7 @@ from xsearch.inference import sequential
 from xsearch.inference.comparisons import DISTINGUISHABLE, EQUIVALENT, UNDECIDED, Analysis, Scored, analyse, label
 from xsearch.outcomes import Outcomes
 from xsearch.studies.trials import counted, retried_numbers
-from xsearch.sweep.settings import SEED, SweepSettings
+from xsearch.sweep.settings import SweepSettings
 
 
 class Step(enum.Enum):
@@ -31,8 +31,8 @@ class Step(enum.Enum):
 
 def scored_trials(study: optuna.Study) -> list[Scored]:
     """The complete trials that recorded their per-image outcomes."""
-    return [Scored(dict(t.params), t.params.get(SEED, 0), Outcomes.from_attr(t.user_attrs[contract.TEST_OUTCOMES]))
-            for t in counted(study) if t.state == TrialState.COMPLETE and contract.TEST_OUTCOMES in t.user_attrs]
+    return [Scored.of(t.params, Outcomes.from_attr(t.user_attrs[contract.TEST_OUTCOMES])) for t in counted(study)
+            if t.state == TrialState.COMPLETE and contract.TEST_OUTCOMES in t.user_attrs]
 
 
 def analysis_of(study: optuna.Study, *, resolution: float, looks: int) -> Analysis:
@@ -87,21 +87,21 @@ class Decider:
         for t in trials:
             point = tuple(t.params.get(k) for k in keys)
             if t.number not in retried and params.get(point) == _without_seed(t.params):
-                taken.setdefault(point, set()).add(t.params.get(SEED))
+                taken.setdefault(point, set()).add(t.params.get(contract.SEED))
         seeds = [*self.settings.planned_seeds, *self.settings.extra_seeds]
         added = {}
         for values in wanted.points:
             used = taken.get(values, set())
             fresh = [s for s in seeds if s not in used][:max(wanted.seeds - len(used), 0)]
             for seed in fresh:
-                study.enqueue_trial({**params[values], SEED: seed}, skip_if_exists=True)
+                study.enqueue_trial({**params[values], contract.SEED: seed}, skip_if_exists=True)
             if fresh:
                 added[label(dict(zip(keys, values)))] = len(fresh)
         return added
 
 
 def _without_seed(params: dict) -> dict:
-    return {k: v for k, v in params.items() if k != SEED}
+    return {k: v for k, v in params.items() if k != contract.SEED}
 
 
 def finished(study: optuna.Study) -> bool:

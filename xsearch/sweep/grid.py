@@ -8,7 +8,7 @@ every old point again.) Retries are Optuna's enqueued trials: their fixed values
 The order: Optuna's (a seeded shuffle), or, for an unpruned whole grid, costliest first, so a sweep ends on
 its shortest trials and its workers wait little for the last one (longest-processing-time-first).
 Two processes sampling at the same moment would take the same point, as with Optuna's own: the driver asks and
-samples under a lock in the sweep folder that every driver of the study shares.
+samples under the study's own lock, which lives with its storage (xsearch/studies/lock.py).
 """
 
 from __future__ import annotations

@@ -19,7 +19,6 @@ from xsearch.sweep.grid import GridSampler
 from xsearch.sweep.space import SearchSpace, flatten
 from xsearch.validate import ConfigError
 
-SEED = "seed"  # the space's key whose values are a point's repeats
 _MISSING = object()
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -92,7 +91,7 @@ class SweepSettings:
             raise ConfigError("sweep.points needs sweep.sampler.name=grid: another sampler would combine the points' "
                               "knobs into settings nobody listed")
         if self.decide:
-            self._check_decide(space)
+            self._check_decide()
         if components.is_grid(self.sampler):
             if space.grid() is None:
                 raise ConfigError("sweep.sampler.name=grid needs a discrete space: choices, int ranges or float "
@@ -108,7 +107,7 @@ class SweepSettings:
                               "natural size)")
         self.build_sampler()
 
-    def _check_decide(self, space: SearchSpace) -> None:
+    def _check_decide(self) -> None:
         if not components.is_grid(self.sampler):
             raise ConfigError("sweep.decide=true needs sweep.sampler.name=grid: it adds seeds to a grid's points")
         if self._prunes:
@@ -135,7 +134,7 @@ class SweepSettings:
     @property
     def planned_seeds(self) -> list[int] | None:
         """The space's seeds, where they are a list of integers."""
-        seeds = self.space.get(SEED)
+        seeds = self.space.get(contract.SEED)
         if isinstance(seeds, (list, tuple)) and seeds and all(validate.is_int(s) for s in seeds):
             return list(seeds)
         return None
@@ -150,7 +149,7 @@ class SweepSettings:
         return list(range(start, start + self.max_seeds - len(planned)))
 
     def search_space(self) -> SearchSpace:
-        return SearchSpace(self.space, self.points, extra={SEED: self.extra_seeds})
+        return SearchSpace(self.space, self.points, extra={contract.SEED: self.extra_seeds})
 
     def with_defaults(self, base: Mapping[str, Any]) -> SweepSettings:
         """These settings with each point completed from the base config: every point sets every key any point

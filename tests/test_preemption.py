@@ -63,6 +63,17 @@ def test_resumed_run_matches_an_uninterrupted_one_exactly(tmp_path, signum, batc
     assert not (tmp_path / "stopped" / contract.OUTCOMES).exists()  # a stopped run scores nothing
 
 
+def test_a_stop_after_the_last_epoch_has_trained_lets_the_run_score_and_complete(tmp_path):
+    # A checkpoint there would hold a finished fit: Lightning skips the fit loop of a run resumed from it, and the
+    # scoring with it, so the trial completed without its test outcomes (seen in the CIFAR study). Only the
+    # scoring is left, so the run does it and completes.
+    whole = train_run(tmp_path / "whole", *RUN)
+    stopped = train_run(tmp_path / "stopped", *RUN, callbacks=[SignalAt(signal.SIGTERM, epoch=2, batch=4)])
+    assert stopped["status"] == "completed" and stopped["epochs"] == 3
+    assert stopped["test"] == whole["test"] and (tmp_path / "stopped" / contract.OUTCOMES).is_file()
+    assert not (tmp_path / "stopped" / contract.CHECKPOINT).exists()
+
+
 def test_a_resumed_run_continues_its_wandb_run_and_the_stop_shows_as_a_preemption(tmp_path):
     stopped = interrupted_run(tmp_path / "stopped", signal.SIGTERM, 0, 2, "logger=wandb")
     first = wandb_records.run_of(tmp_path / "stopped")

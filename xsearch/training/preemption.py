@@ -157,6 +157,22 @@ class FinishValidation(pl.Callback):
             trainer._signal_connector.received_sigterm, self._held = True, False
 
 
+class FinishLastEpoch(pl.Callback):
+    """A stop signal that arrives once the last epoch has trained and validated lets the run score and complete.
+
+    Lightning would stop at the end of that epoch with a checkpoint of a finished fit; a run resumed from it has
+    nothing left to train, so Lightning skips its fit loop and, with it, the scoring at the end of training: the
+    trial would complete without its test outcomes. What is left is the scoring alone (seconds to a minute, with
+    proof of life per batch), so the run finishes it instead. Runs before the fit loop checks the signal.
+    """
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        last = trainer.should_stop or (trainer.max_epochs is not None and trainer.max_epochs >= 0
+                                       and trainer.current_epoch + 1 >= trainer.max_epochs)
+        if last and trainer.received_sigterm:
+            trainer._signal_connector.received_sigterm = False  # Lightning's own flag (private)
+
+
 class RandomState(pl.Callback):
     """Keeps torch's random state in the checkpoint: augmentation and dropout continue where they were."""
 
@@ -211,4 +227,5 @@ class DataPosition(pl.Callback):
 
 def callbacks(run_dir: Path) -> list[pl.Callback]:
     """What a run needs to stop with a checkpoint and to resume from one exactly."""
-    return [SaveOnInterrupt(run_dir / contract.CHECKPOINT), FinishValidation(), RandomState(), DataPosition()]
+    return [SaveOnInterrupt(run_dir / contract.CHECKPOINT), FinishValidation(), FinishLastEpoch(), RandomState(),
+            DataPosition()]

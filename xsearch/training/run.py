@@ -78,7 +78,7 @@ def train(settings: Settings, config: dict[str, Any], run_dir: Path, *, planned:
     meter = EpochMeter(print_lines=not trainer_kwargs["enable_progress_bar"])
     beacon = Beacon(progress_file)
     stopper, *resuming = preemption.callbacks(run_dir)
-    scorer = ChooseAndScore(run_dir, monitor=settings.monitor, mode=settings.mode)
+    scorer = ChooseAndScore(run_dir, monitor=settings.monitor, mode=settings.mode, beat=beacon.beat)
     # xsearch's own callbacks first, always; then the caller's (a sweep's pruning) and the callbacks group's.
     everything: list[pl.Callback] = [meter, beacon, stopper, *resuming, scorer, *callbacks,
                                      *build_callbacks(settings.callbacks)]

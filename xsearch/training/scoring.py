@@ -9,6 +9,7 @@ its record says (xsearch/data/splits.py).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from torch import Tensor
 
 from xsearch import contract
 from xsearch.outcomes import Outcomes
+from xsearch.progress import Position
 
 FINAL = "final epoch"  # how the chosen epoch is named where the scoring images could not be kept apart
 
@@ -46,8 +48,10 @@ class ChooseAndScore(pl.Callback):
     datamodule's scoring images, writes the per-image outcomes (rank 0) and logs `test/acc`. `result` is what the
     summary records."""
 
-    def __init__(self, run_dir: Path, *, monitor: str, mode: str) -> None:
+    def __init__(self, run_dir: Path, *, monitor: str, mode: str,
+                 beat: Callable[[Position], None] | None = None) -> None:
         self.run_dir = run_dir
+        self.beat = beat  # proof of life per scored batch: scoring 10,000 images on a CPU takes a while
         self.monitor = monitor
         self.better = (lambda new, old: new > old) if mode == "max" else (lambda new, old: new < old)
         self.final = False  # set once the datamodule knows its splits
@@ -99,17 +103,18 @@ class ChooseAndScore(pl.Callback):
             for logger in trainer.loggers:
                 logger.log_metrics({contract.TEST_ACCURACY: outcomes.accuracy}, step=trainer.global_step)
 
-    @staticmethod
-    def _predict(trainer: pl.Trainer, pl_module: pl.LightningModule, loader) -> tuple[Tensor, Tensor]:
+    def _predict(self, trainer: pl.Trainer, pl_module: pl.LightningModule, loader) -> tuple[Tensor, Tensor]:
         was_training = pl_module.training
         pl_module.eval()
         predicted, labels = [], []
         try:
             with torch.inference_mode(), trainer.precision_plugin.test_step_context():
-                for images, targets in loader:
+                for batch, (images, targets) in enumerate(loader, 1):
                     logits = pl_module.evaluate(images.to(pl_module.device, non_blocking=True))
                     predicted.append(logits.argmax(dim=1))
                     labels.append(targets.to(pl_module.device))
+                    if self.beat is not None and trainer.is_global_zero:
+                        self.beat(Position("scoring", trainer.current_epoch, batch))
         finally:
             pl_module.train(was_training)
         empty = torch.empty(0, dtype=torch.int64, device=pl_module.device)

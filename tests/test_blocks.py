@@ -99,3 +99,10 @@ def test_the_looks_block_tells_a_decided_study_waiting_for_its_first_look_from_a
     assert "the sweep was not decided (sweep.decide=false)" in looks()
     study.set_user_attr(contract.DECIDE, {"schedule": [3, 6], "looks": []})
     assert "No look yet: the first comes once every point has its 3 planned seeds." in looks()
+
+
+def test_the_wall_time_counts_each_moment_once_and_leaves_out_the_gaps_between_sittings():
+    # Two workers overlapping (0-10 and 5-12), one trial inside another (6-8), then a pause and a resumed sitting.
+    spans = [(5.0, 12.0), (0.0, 10.0), (6.0, 8.0), (100.0, 130.0)]
+    assert blocks.busy_seconds(spans) == 12.0 + 30.0
+    assert blocks.busy_seconds([]) == 0.0

@@ -14,6 +14,7 @@ xsearch.report <sweep dir> --fill FILE`); the rest of the file is left alone. Th
 
 from __future__ import annotations
 
+import math
 import re
 import statistics
 from collections.abc import Callable
@@ -93,9 +94,23 @@ def _float(value, spec: str = ".4f") -> str:
 def _time(found: Findings, data: SweepData) -> str:
     durations = [r.duration_s for r in data.records if r.duration_s]
     rates = [r.summary["images_per_s"] for r in data.complete if (r.summary or {}).get("images_per_s")]
-    return (f"{len(durations)} trials, {sum(durations) / 3600:.2f} hours of trial time in all (median "
-            f"{statistics.median(durations) / 60:.1f} minutes a trial; images/s {min(rates):.0f}-{max(rates):.0f})"
-            if durations and rates else "no finished trial yet")
+    if not durations or not rates:
+        return "no finished trial yet"
+    return (f"{len(durations)} trials, {sum(durations) / 3600:.2f} hours of trial time in all, "
+            f"{busy_seconds([r.span for r in data.records if r.span]) / 3600:.2f} hours of wall time while any ran "
+            f"(median {statistics.median(durations) / 60:.1f} minutes a trial; images/s "
+            f"{min(rates):.0f}-{max(rates):.0f})")
+
+
+def busy_seconds(spans: list[tuple[float, float]]) -> float:
+    """The length of the union of `spans`: the time something was running, each moment once, however many ran
+    at once (workers in parallel) and leaving out the gaps between them (a study stopped and resumed later)."""
+    total, end = 0.0, -math.inf
+    for start, stop in sorted(spans):
+        if stop > end:
+            total += stop - max(start, end)
+            end = stop
+    return total
 
 
 def _in_space(point: str, data: SweepData) -> bool:

@@ -44,6 +44,7 @@ class TrialRecord:
     summary: dict[str, Any] | None  # summary.json, once the trial's process wrote it
     dir: Path | None
     duration_s: float | None
+    span: tuple[float, float] | None  # when it started and finished (POSIX seconds), once finished
     cost: dict[str, int | None]  # params, flops: from the summary, else from the budget check's user attrs
     outcomes: Outcomes | None = None  # per-image outcomes on the scoring images, where it was scored
 
@@ -155,6 +156,8 @@ def _record(row: dict[str, Any], sweep_dir: Path) -> TrialRecord:
         retried_by=row["retried_by"], retry_of=row["retry_of"], params=dict(row["params"]),
         values=list(row["values"]) if row["values"] else None, summary=summary, dir=trial_dir,
         duration_s=row["duration_s"], cost=cost,
+        span=((trial.datetime_start.timestamp(), trial.datetime_complete.timestamp())
+              if trial.datetime_start and trial.datetime_complete else None),
         outcomes=_outcomes(trial, trial_dir) if trial.state.is_finished() else None)
 
 

@@ -10,6 +10,7 @@ from test_report import add, new_study
 
 from xsearch import contract
 from xsearch.inference.comparisons import label
+from xsearch.inference.sequential import Record
 from xsearch.report import blocks
 from xsearch.report.__main__ import main
 from xsearch.report.records import sweep_data
@@ -97,7 +98,7 @@ def test_the_looks_block_tells_a_decided_study_waiting_for_its_first_look_from_a
         return blocks.fill(block, findings(data), data)
 
     assert "the sweep was not decided (sweep.decide=false)" in looks()
-    study.set_user_attr(contract.DECIDE, {"schedule": [3, 6], "looks": []})
+    study.set_user_attr(contract.DECIDE, Record([3, 6], 0.01).as_attr())
     assert "No look yet: the first comes once every point has its 3 planned seeds." in looks()
 
 

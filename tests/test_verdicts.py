@@ -14,6 +14,7 @@ from test_report import add, new_study
 
 from xsearch import contract
 from xsearch.inference.comparisons import analyse
+from xsearch.inference.sequential import Record
 from xsearch.inference.stats import holm
 from xsearch.outcomes import Outcomes
 from xsearch.report import write_report
@@ -101,7 +102,7 @@ def test_a_decided_sweeps_looks_each_spend_their_share_of_the_error_rate(tmp_pat
     # The same trials, read as a decided sweep with two looks: each look tests at alpha / 2.
     found = made(tmp_path, lambda seg, seed: {2: 0.60, 8: 0.70, "depthwise": 0.80}[seg] + 0.002 * seed)
     study = optuna.load_study(study_name="made", storage=f"sqlite:///{tmp_path / 'study.db'}")
-    study.set_user_attr(contract.DECIDE, {"schedule": [3, 6], "resolution": 0.01, "looks": []})
+    study.set_user_attr(contract.DECIDE, Record([3, 6], 0.01).as_attr())
     again = findings(sweep_data(study, f"sqlite:///{tmp_path / 'study.db'}", tmp_path))
     assert found.analysis.level == 0.05 and again.analysis.level == 0.025 and again.analysis.looks == 2
     assert "(looks: 2, each at alpha/2)" in again.headline
@@ -202,5 +203,5 @@ def test_the_headline_prices_deciding_at_the_level_and_in_the_steps_a_decided_sw
     trials = int(re.search(r"with about (\d+) more trials", sentence)[1])
     assert 2 * (min(steps) - 3) <= trials <= 2 * sum(n - 3 for n in steps)
     # A sweep that decides already has its looks: no suggestion to decide it.
-    study.set_user_attr(contract.DECIDE, {"schedule": [3, 6], "resolution": 0.01, "looks": []})
+    study.set_user_attr(contract.DECIDE, Record([3, 6], 0.01).as_attr())
     assert "sweep.decide=true" not in findings(sweep_data(study, "x", tmp_path / "strict")).headline

@@ -112,4 +112,4 @@ OPTUNA_RETRY_HISTORY = "retry_history"  # every trial of the series so far; the 
 # --- A study's user attributes ---
 STUDY_CONFIG = "config"  # what the study computes: its resolved config, flat, without how it is executed
 STUDY_SPACE = "space"  # its search space: {dotted key: Optuna distribution as JSON}
-DECIDE = "decide"  # a decided sweep's looks: {"schedule": seeds per look, "resolution", "looks": [...], "final"}
+DECIDE = "decide"  # a decided sweep's plan and looks (xsearch/inference/sequential.py, `Record`)

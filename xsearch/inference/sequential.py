@@ -12,8 +12,49 @@ no more seeds: stopping for futility never adds a false verdict.
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
-from xsearch.inference.comparisons import UNDECIDED, Analysis
+from xsearch.inference.comparisons import DISTINGUISHABLE, EQUIVALENT, UNDECIDED, Analysis
+
+
+@dataclasses.dataclass(frozen=True)
+class Look:
+    """What one look saw and did: the most seeds a point had, each verdict's count, the seeds it added by point."""
+
+    seeds: int
+    distinguishable: int
+    equivalent: int
+    undecided: int
+    added: dict[str, int]
+
+    @classmethod
+    def of(cls, analysis: Analysis, added: dict[str, int]) -> Look:
+        return cls(seeds=max((len(p.seeds) for p in analysis.points), default=0),
+                   distinguishable=analysis.count(DISTINGUISHABLE), equivalent=analysis.count(EQUIVALENT),
+                   undecided=analysis.count(UNDECIDED), added=added)
+
+
+@dataclasses.dataclass(frozen=True)
+class Record:
+    """A decided study's plan and looks, kept in the study itself (its `contract.DECIDE` user attribute), so that
+    every driver of it and the report read the same: the seeds per point at each look, fixed before any result,
+    the resolution its verdicts use, the looks made so far, and whether the last was final."""
+
+    schedule: list[int]
+    resolution: float
+    looks: list[Look] = dataclasses.field(default_factory=list)
+    final: bool = False
+
+    @classmethod
+    def of(cls, attr: dict[str, Any] | None) -> Record | None:
+        """The record a study keeps, or None for a study that does not decide."""
+        if not attr:
+            return None
+        return cls(schedule=list(attr["schedule"]), resolution=float(attr["resolution"]),
+                   looks=[Look(**look) for look in attr.get("looks", [])], final=bool(attr.get("final", False)))
+
+    def as_attr(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
 
 
 def schedule(planned: int, cap: int) -> list[int]:

@@ -62,14 +62,13 @@ def _comparisons(found: Findings, data: SweepData) -> str:
 
 
 def _looks(found: Findings, data: SweepData) -> str:
-    looks, schedule = data.decided.get("looks") or [], data.decided.get("schedule")
-    if not schedule:
+    if data.decided is None:
         return "No looks: the sweep was not decided (sweep.decide=false)."
-    if not looks:
-        return f"No look yet: the first comes once every point has its {schedule[0]} planned seeds."
-    rows = [[i + 1, look["seeds"], look["distinguishable"], look["equivalent"], look["undecided"],
-             ", ".join(f"{point}: +{n}" for point, n in look["added"].items()) or "none (final)"]
-            for i, look in enumerate(looks)]
+    if not data.decided.looks:
+        return f"No look yet: the first comes once every point has its {data.decided.schedule[0]} planned seeds."
+    rows = [[i + 1, look.seeds, look.distinguishable, look.equivalent, look.undecided,
+             ", ".join(f"{point}: +{n}" for point, n in look.added.items()) or "none (final)"]
+            for i, look in enumerate(data.decided.looks)]
     return _table(["look", "seeds a point", "distinguishable", "equivalent", "undecided", "seeds added"], rows)
 
 

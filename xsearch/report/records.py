@@ -21,6 +21,7 @@ from optuna.distributions import CategoricalDistribution
 from optuna.trial import FrozenTrial, TrialState
 
 from xsearch import contract
+from xsearch.inference import sequential
 from xsearch.inference.stats import Interval, wilson
 from xsearch.outcomes import Outcomes, of_run
 from xsearch.settings.logger import LoggerSettings
@@ -87,7 +88,7 @@ class SweepData:
     entity: str | None
     resolution: float = 0.01  # the equivalence margin the study was run with
     looks: int = 1  # a decided sweep's looks: each spends alpha / looks
-    decided: dict[str, Any] = dataclasses.field(default_factory=dict)  # a decided sweep's record of its looks
+    decided: sequential.Record | None = None  # a decided sweep's plan and looks
     choices: dict[str, list] = dataclasses.field(default_factory=dict)  # each categorical key's values in the space
 
     @property
@@ -200,9 +201,9 @@ def sweep_data(study: optuna.Study, url: str, sweep_dir: Path) -> SweepData:
                 choices.setdefault(key, list(distribution.choices))
     project, entity = _tracker(records)
     config = study.user_attrs.get(contract.STUDY_CONFIG) or {}
-    decided = study.user_attrs.get(contract.DECIDE) or {}
+    decided = sequential.Record.of(study.user_attrs.get(contract.DECIDE))
     return SweepData(name=study.study_name, url=url, directions=[d.name.lower() for d in study.directions],
                      objectives=_objectives(sweep_dir, len(study.directions), records, study.metric_names),
                      records=records, categorical=list(choices), project=project, entity=entity,
-                     resolution=float(decided.get("resolution", config.get("sweep.resolution", RESOLUTION))),
-                     looks=len(decided.get("schedule") or [1]), decided=dict(decided), choices=choices)
+                     resolution=decided.resolution if decided else float(config.get("sweep.resolution", RESOLUTION)),
+                     looks=len(decided.schedule) if decided else 1, decided=decided, choices=choices)

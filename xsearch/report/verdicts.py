@@ -190,7 +190,7 @@ def _headline(analysis: Analysis, data: SweepData) -> str:
                       else f"{needs[0]} to {needs[-1]:,} (median {statistics.median(needs):.0f})")
             parts.append(f"Undecided comparisons need {spread} seeds per point.")
             cap = max(SUGGESTED_CAP, seeds[-1])
-            plan = decided_plan(data, analysis, cap) if not data.decided.get("schedule") else None
+            plan = decided_plan(data, analysis, cap) if data.decided is None else None
             if plan and plan.decided:  # a sweep that decides already says so in its looks
                 pace = (f" (about {_duration(plan.trials * statistics.median(data.durations))} on one worker at this "
                         "sweep's pace)" if data.durations else "")

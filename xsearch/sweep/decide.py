@@ -9,15 +9,15 @@ queues the next trials, which any worker or SLURM job of the study then runs, ea
 
 from __future__ import annotations
 
+import dataclasses
 import enum
-from typing import Any
 
 import optuna
 from optuna.trial import TrialState
 
 from xsearch import contract
 from xsearch.inference import sequential
-from xsearch.inference.comparisons import DISTINGUISHABLE, EQUIVALENT, UNDECIDED, Analysis, Scored, analyse, label
+from xsearch.inference.comparisons import Analysis, Scored, analyse, label
 from xsearch.outcomes import Outcomes
 from xsearch.studies.trials import counted, retried_numbers
 from xsearch.sweep.settings import SweepSettings
@@ -46,31 +46,28 @@ class Decider:
 
     def record_plan(self, study: optuna.Study) -> None:
         """The looks, fixed before any result: the report spends the same share of alpha at each."""
-        decided = dict(study.user_attrs.get(contract.DECIDE) or {})
-        if decided.get("schedule") != self.counts:
-            study.set_user_attr(contract.DECIDE, {**decided, "schedule": self.counts, "resolution":
-                                                  self.settings.resolution, "looks": decided.get("looks", [])})
+        record = sequential.Record.of(study.user_attrs.get(contract.DECIDE))
+        if record is None or record.schedule != self.counts:
+            looks = record.looks if record else []
+            study.set_user_attr(contract.DECIDE, sequential.Record(self.counts, self.settings.resolution,
+                                                                   looks).as_attr())
 
     def step(self, study: optuna.Study) -> Step:
         """Called under the study's lock when nothing is queued and the planned grid is taken."""
         trials = counted(study)
         if any(t.state in (TrialState.RUNNING, TrialState.WAITING) for t in trials):
             return Step.WAIT
-        decided = dict(study.user_attrs.get(contract.DECIDE) or {})
-        if decided.get("final"):
+        record = sequential.Record.of(study.user_attrs.get(contract.DECIDE)) or sequential.Record(
+            self.counts, self.settings.resolution)
+        if record.final:
             return Step.DONE
-        done = decided.get("looks", [])
         analysis = analysis_of(study, resolution=self.settings.resolution, looks=len(self.counts))
-        wanted = sequential.next_seeds(analysis, self.counts, look=len(done) + 1)
-        look: dict[str, Any] = {
-            "seeds": max((len(p.seeds) for p in analysis.points), default=0),
-            DISTINGUISHABLE: analysis.count(DISTINGUISHABLE), EQUIVALENT: analysis.count(EQUIVALENT),
-            UNDECIDED: analysis.count(UNDECIDED), "added": {}}
-        if wanted is not None:
-            look["added"] = self._queue(study, trials, wanted, analysis.keys)
-        looks = [*done, look]
-        study.set_user_attr(contract.DECIDE, {**decided, "looks": looks, "final": not look["added"]})
-        return Step.RUN if look["added"] else Step.DONE
+        wanted = sequential.next_seeds(analysis, self.counts, look=len(record.looks) + 1)
+        added = self._queue(study, trials, wanted, analysis.keys) if wanted is not None else {}
+        record = dataclasses.replace(record, looks=[*record.looks, sequential.Look.of(analysis, added)],
+                                     final=not added)
+        study.set_user_attr(contract.DECIDE, record.as_attr())
+        return Step.RUN if added else Step.DONE
 
     def _queue(self, study: optuna.Study, trials, wanted: sequential.Next, keys: list[str]) -> dict[str, int]:
         """Queue the seeds each wanted point lacks: its next unused seeds, failed ones counted as used (a trial
@@ -106,4 +103,5 @@ def _without_seed(params: dict) -> dict:
 
 def finished(study: optuna.Study) -> bool:
     """Whether a decided study has made its last look."""
-    return bool((study.user_attrs.get(contract.DECIDE) or {}).get("final"))
+    record = sequential.Record.of(study.user_attrs.get(contract.DECIDE))
+    return record is not None and record.final

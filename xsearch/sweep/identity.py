@@ -18,6 +18,7 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution, dist
 from optuna.storages import BaseStorage
 
 from xsearch import contract
+from xsearch.inference import sequential
 from xsearch.redact import redact
 from xsearch.studies import widen
 from xsearch.studies.lock import study_lock
@@ -121,7 +122,8 @@ def open_study(storage: BaseStorage, base: Mapping[str, Any], settings: SweepSet
         stored_space = attrs.get(contract.STUDY_SPACE, space)
         wider = {key: d for key, d in settings.search_space().distributions.items()
                  if key in stored_space and stored_space[key] != space[key] and isinstance(d, CategoricalDistribution)}
-        if wider and study.trials and (attrs.get(contract.DECIDE) or {}).get("looks"):
+        decided = sequential.Record.of(attrs.get(contract.DECIDE))
+        if wider and study.trials and decided is not None and decided.looks:
             raise ConfigError(
                 f"sweep.space: study {settings.name!r} decides as it goes (sweep.decide) and has already looked at its "
                 f"verdicts, each look spending its share of the error rate on this grid: its grid cannot gain values "

@@ -107,3 +107,40 @@ def test_the_wall_time_counts_each_moment_once_and_leaves_out_the_gaps_between_s
     spans = [(5.0, 12.0), (0.0, 10.0), (6.0, 8.0), (100.0, 130.0)]
     assert blocks.busy_seconds(spans) == 12.0 + 30.0
     assert blocks.busy_seconds([]) == 0.0
+
+
+def two_points(root, name, *, depthwise, eight):
+    """Segments 8 and depthwise, 3 seeds each, at the given accuracies."""
+    study = new_study(root, name)
+    for number, (segments, seed) in enumerate((s, seed) for s in (8, "depthwise") for seed in (0, 1, 2)):
+        accuracy = (eight if segments == 8 else depthwise) + 0.003 * seed
+        add(study, root, number, TrialState.COMPLETE, segments=segments, op_order="depthwise_first", seed=seed,
+            accuracies=[accuracy - 0.05, accuracy])
+    return study
+
+
+def test_a_longer_studys_blocks_say_whether_the_shorter_ones_order_and_verdicts_hold(tmp_path):
+    # The shorter study finds depthwise 10 points better; the longer, trained more, finds segments=8 better.
+    # One document holds both studies' blocks, each named by its study; each fill rewrites its own.
+    two_points(tmp_path / "short", "made", depthwise=0.80, eight=0.70)
+    two_points(tmp_path / "longer", "longer", depthwise=0.80, eight=0.90)
+    document = ("<!-- xsearch:made/points --><!-- /xsearch -->\n"
+                "<!-- xsearch:longer/agreement short --><!-- /xsearch -->\n")
+    (tmp_path / "doc.md").write_text(document)
+    main([str(tmp_path / "longer"), "--storage", f"sqlite:///{tmp_path / 'longer' / 'study.db'}", "--no-wandb",
+          "--fill", str(tmp_path / "doc.md")])
+    filled = (tmp_path / "doc.md").read_text()
+    assert filled.startswith("<!-- xsearch:made/points --><!-- /xsearch -->\n")  # the other study's: untouched
+    assert re.search(r"\| segments=8 \| 0\.7\d{3} \| 0\.9\d{3} \|", filled)
+    assert "Kendall's tau between the two orders of these 2 points: -1.00" in filled
+    assert ("0 of 1 verdicts the same; changed: segments=8 vs Xception (the paper's point) (Xception (the paper's "
+            "point) better -> segments=8 better)") in filled
+    main([str(tmp_path / "short"), "--no-wandb", "--fill", str(tmp_path / "doc.md")])
+    both = (tmp_path / "doc.md").read_text()
+    assert re.search(r"\| segments=8 \| 3 \| 0\.7\d{3} \|", both) and both.endswith(filled.split("\n", 1)[1])
+
+
+def test_an_agreement_block_naming_no_study_folder_is_an_error_naming_it(tmp_path):
+    data = sweep_data(study_of_two_points(tmp_path), "made", tmp_path)
+    with pytest.raises(blocks.UnknownBlock, match=r"nowhere is no study folder"):
+        blocks.fill("<!-- xsearch:agreement nowhere --><!-- /xsearch -->", findings(data), data, tmp_path)

@@ -82,7 +82,7 @@ def write_report(sweep_dir, *, storage: str | None = None, study_name: str | Non
         except Exception as error:  # the files above are the report; a tracker that is down must not undo them
             print(f"xsearch report: could not log to W&B ({type(error).__name__}: {error}); the files are written")
     for path in map(Path, fill):
-        path.write_text(blocks.fill(path.read_text(), found, data))
+        path.write_text(blocks.fill(path.read_text(), found, data, path.parent))
         print(f"xsearch report: {path}: {len(blocks.BLOCK.findall(path.read_text()))} blocks from the study")
     print(f"xsearch report: {report_dir / 'index.html'}")
     return report_dir

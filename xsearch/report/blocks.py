@@ -9,7 +9,12 @@ xsearch.report <sweep dir> --fill FILE`); the rest of the file is left alone. Th
 - `compare A vs B`: one comparison in brief (difference, interval, verdict), for a table cell;
 - `looks`: a decided sweep's looks: seeds, verdicts, the seeds each added;
 - `trials`: every trial: point, seed, the epoch validation chose, its val/acc, test/acc, wall time and images/s;
-- `time`: the study's trials, their time in all and on how many workers.
+- `time`: the study's trials, their time in all and on how many workers;
+- `agreement DIR`: whether the study in DIR (relative to the document), a shorter one, gives the same order and
+  verdicts as this study (xsearch/report/agreement.py).
+
+A document filled from several studies names each block's study, `<!-- xsearch:STUDY/NAME -->`: a fill rewrites
+the blocks of its own study and the unnamed ones, and leaves the other studies' blocks as they are.
 """
 
 from __future__ import annotations
@@ -18,9 +23,11 @@ import math
 import re
 import statistics
 from collections.abc import Callable
+from pathlib import Path
 
 from xsearch import contract
 from xsearch.inference.comparisons import EQUIVALENT, PAPER_LABEL, Comparison, label
+from xsearch.report import agreement
 from xsearch.report.records import SweepData
 from xsearch.report.verdicts import Findings, points_text
 
@@ -148,18 +155,28 @@ TABLES = {"headline": lambda found, data: found.headline, "points": _points, "co
 INLINE = ("compare", "time", "headline")
 
 
-def fill(text: str, found: Findings, data: SweepData) -> str:
-    """`text` with every block rewritten from `found` and `data`."""
+def fill(text: str, found: Findings, data: SweepData, base: Path = Path()) -> str:
+    """`text` with every block of this study rewritten from `found` and `data`; `base` is the document's folder,
+    which the paths blocks name are relative to."""
 
     def render(match: re.Match) -> str:
         name = match["name"].strip()
-        kind, _, argument = name.partition(" ")
+        first, _, argument = name.partition(" ")
+        scope, _, kind = first.rpartition("/")
+        if scope and scope != data.name:
+            return match[0]  # another study's block
         if kind == "compare":
             body = _compare(argument)(found, data)
+        elif kind == "agreement" and argument:
+            shorter = base / argument.strip()
+            if not shorter.is_dir():
+                raise UnknownBlock(f"<!-- xsearch:{name} -->: {shorter} is no study folder")
+            body = agreement.render(agreement.load_findings(shorter), found, (shorter.name, data.name))
         elif kind in TABLES and not argument:
             body = TABLES[kind](found, data)
         else:
-            raise UnknownBlock(f"<!-- xsearch:{name} -->: no such table; valid: {', '.join(TABLES)}, compare A vs B")
+            raise UnknownBlock(f"<!-- xsearch:{name} -->: no such table; valid: {', '.join(TABLES)}, compare A vs B, "
+                               "agreement DIR")
         body = body if kind in INLINE else f"\n{body}\n"
         return f"<!-- xsearch:{name} -->{body}<!-- /xsearch -->"
 

@@ -72,6 +72,7 @@ def solve_width(cfg: XceptionConfig, *, metric: str = "params", target: float | 
     of the segment count), so bisection brackets the step that crosses the
     target and the closer side wins. `target="xception"` is the cost of the
     depthwise Xception with the same other knobs (see `xception_reference`).
+    A target no width comes within TOLERANCE of is a ConfigError naming it.
     """
     goal = budget_target(cfg, Budget(metric=metric, target=target), input_size)
 
@@ -99,7 +100,8 @@ def solve_width(cfg: XceptionConfig, *, metric: str = "params", target: float | 
     if abs(solution.rel_error) > TOLERANCE:
         raise ConfigError(f"model.budget target {metric}={goal:,} cannot be met: the closest any width comes is "
                           f"{solution.achieved:,} {metric} (width {width:g}, {solution.rel_error:+.0%}); expected a "
-                          f"target within {TOLERANCE:.0%} of what some width gives, e.g. target: {XCEPTION}")
+                          f"target within {TOLERANCE:.0%} of what some width gives"
+                          + (f", e.g. target: {XCEPTION}" if target != XCEPTION else ""))
     return solution
 
 

@@ -40,6 +40,14 @@ class StorageError(ConfigError):
 DRIVER_INSTALLS = {"postgresql": "pip install 'xsearch[postgres]'", "mysql": "pip install pymysql"}
 
 
+
+STALE_BEATS = 3  # a running trial with no heartbeat for this many intervals is dead (Optuna's and xsearch's own)
+
+
+def stale_after(heartbeat: float) -> float:
+    """Seconds without a beat after which a running trial counts as dead."""
+    return STALE_BEATS * heartbeat
+
 def literal_password(url: str) -> bool:
     """Whether `url` (as written, before interpolation) carries a password of its own."""
     if "://" not in url or "${" in url:
@@ -89,7 +97,7 @@ def open_storage(url: str, *, heartbeat: int | None = None,
         engine_kwargs = {"connect_args": {"timeout": 60}}
     else:
         engine_kwargs = {"pool_pre_ping": True, "creator": _patient_connect(parsed)}
-    beat = {} if heartbeat is None else {"heartbeat_interval": heartbeat, "grace_period": 3 * heartbeat,
+    beat = {} if heartbeat is None else {"heartbeat_interval": heartbeat, "grace_period": stale_after(heartbeat),
                                          "heartbeat_stale_trial_callback": on_stale}
     try:
         return _create(url, engine_kwargs, beat)

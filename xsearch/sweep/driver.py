@@ -24,7 +24,7 @@ from xsearch import contract, outcomes
 from xsearch.redact import redact
 from xsearch.studies import optuna_private
 from xsearch.studies.lock import study_lock
-from xsearch.studies.storage import open_storage, storage_url
+from xsearch.studies.storage import open_storage, stale_after, storage_url
 from xsearch.sweep import bookkeeping, identity
 from xsearch.sweep.console import Console
 from xsearch.sweep.decide import Decider, Step
@@ -148,7 +148,7 @@ class Sweep:
         with self.lock, study_lock(optuna_private.storage(self.study), self.settings.name):
             while True:
                 optuna.storages.fail_stale_trials(self.study)
-                bookkeeping.fail_silent_trials(self.study, 3 * self.settings.heartbeat,
+                bookkeeping.fail_silent_trials(self.study, stale_after(self.settings.heartbeat),
                                                max_retries=self.settings.retries)
                 done, pending, queued = bookkeeping.counts(self.study)
                 if self.stopping.is_set():

@@ -131,7 +131,8 @@ def test_a_longer_studys_blocks_say_whether_the_shorter_ones_order_and_verdicts_
           "--fill", str(tmp_path / "doc.md")])
     filled = (tmp_path / "doc.md").read_text()
     assert filled.startswith("<!-- xsearch:made/points --><!-- /xsearch -->\n")  # the other study's: untouched
-    assert re.search(r"\| segments=8 \| 0\.7\d{3} \| 0\.9\d{3} \|", filled)
+    assert re.search(r"\| segments=8 \| 0\.7\d{3} \(0\.\d{4} - 0\.\d{4}\) \| 0\.9\d{3} \(0\.\d{4} - 0\.\d{4}\) \|",
+                     filled)
     assert "Kendall's tau between the two orders of these 2 points: -1.00" in filled
     assert ("0 of 1 verdicts the same; changed: segments=8 vs Xception (the paper's point) (Xception (the paper's "
             "point) better -> segments=8 better)") in filled

@@ -30,7 +30,7 @@ def load_findings(sweep_dir: Path) -> Findings:
 
 @dataclasses.dataclass(frozen=True)
 class Agreement:
-    points: list[tuple[str, float, float]]  # label, the shorter study's mean, the longer's
+    points: list[tuple[str, dict, dict]]  # label, the point as the shorter study shows it, as the longer does
     tau: float  # Kendall's tau between the two orders of the points (nan below 2 points)
     verdicts: list[tuple[str, str, str]]  # "A vs B", what the shorter study says of it, what the longer says
 
@@ -41,9 +41,9 @@ class Agreement:
 
 def agreement(shorter: Findings, longer: Findings) -> Agreement:
     """The points and comparisons both studies have, matched by label."""
-    short_means = {p["label"]: p["mean"] for p in shorter.points}
-    points = [(p["label"], short_means[p["label"]], p["mean"]) for p in longer.points if p["label"] in short_means]
-    tau = float(stats.kendalltau([s for _, s, _ in points], [g for _, _, g in points]).statistic) \
+    short_points = {p["label"]: p for p in shorter.points}
+    points = [(p["label"], short_points[p["label"]], p) for p in longer.points if p["label"] in short_points]
+    tau = float(stats.kendalltau([s["mean"] for _, s, _ in points], [g["mean"] for _, _, g in points]).statistic) \
         if len(points) > 1 else math.nan
     short_verdicts = {frozenset((c.a.label, c.b.label)): _said(c) for c in shorter.comparisons}
     verdicts = [(f"{c.a.label} vs {c.b.label}", short_verdicts[key], _said(c)) for c in longer.comparisons
@@ -58,13 +58,20 @@ def _said(c: Comparison) -> str:
     return c.verdict
 
 
+def _shown(point: dict) -> str:
+    """Its test accuracy with its 95% interval (new seeds and test images), as the points table shows it."""
+    interval = point["interval"]
+    spread = f" ({interval['low']:.4f} - {interval['high']:.4f})" if interval else " (one seed)"
+    return f"{point['mean']:.4f}{spread}"
+
+
 def render(shorter: Findings, longer: Findings, names: tuple[str, str]) -> str:
     """A table of the common points, then one line on the order and one on the verdicts."""
     found = agreement(shorter, longer)
     if not found.points:
         return f"No point of {names[1]} is in {names[0]} yet."
     lines = [f"| point | {names[0]} | {names[1]} |", "|---|---|---|"]
-    lines += [f"| {label} | {short:.4f} | {long:.4f} |" for label, short, long in found.points]
+    lines += [f"| {label} | {_shown(short)} | {_shown(long)} |" for label, short, long in found.points]
     order = (f"Kendall's tau between the two orders of these {len(found.points)} points: {found.tau:+.2f}"
              if math.isfinite(found.tau) else "One common point: no order to compare")
     changed = [f"{name} ({short} -> {long})" for name, short, long in found.verdicts if short != long]

@@ -62,7 +62,7 @@ def test_one_holder_at_a_time_on_postgresql_and_other_studies_are_not_held(postg
 def test_a_journals_lock_held_past_its_grace_is_kept_while_its_holder_lives(tmp_path, monkeypatch):
     # A waiter breaks a journal lock that was not renewed for GRACE_S (its holder died); a live holder in a long
     # section (widening a big study) renews it, so no second driver enters beside it.
-    monkeypatch.setattr(lock, "GRACE_S", 0.4)
+    monkeypatch.setattr(lock, "GRACE_S", 1.0)  # renewed every 0.25 s: a margin of four renewals
     storage = open_storage(str(tmp_path / "study.journal"))
     record: list[tuple[str, int]] = []
 
@@ -72,7 +72,7 @@ def test_a_journals_lock_held_past_its_grace_is_kept_while_its_holder_lives(tmp_
             time.sleep(seconds)
             record.append(("out", i))
 
-    first = threading.Thread(target=hold, args=(0, 2.0))
+    first = threading.Thread(target=hold, args=(0, 3.0))  # three graces
     first.start()
     time.sleep(0.2)
     second = threading.Thread(target=hold, args=(1, 0.0))

@@ -229,11 +229,12 @@ def test_secrets_never_reach_a_logged_config():
 
 
 def _auto_mode(env: dict, home) -> str:
-    """wandb_mode("auto") in a fresh process: W&B keeps credentials it found for the life of a process."""
+    """wandb_mode("auto") in a fresh process (W&B keeps credentials it found for the life of a process), which
+    must also exit: with a key found, wandb.login's call home held a machine without internet at exit."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("WANDB_", "NETRC"))}
     code = "from xsearch.settings.logger import wandb_mode; print(wandb_mode('auto'))"
     out = subprocess.run([sys.executable, "-c", code], env={**clean, "HOME": str(home), **env}, capture_output=True,
-                         text=True, timeout=120, check=True)
+                         text=True, timeout=60, check=True)
     return out.stdout.strip()
 
 
@@ -244,6 +245,8 @@ def test_wandb_auto_mode_follows_wandbs_own_credential_lookup(tmp_path, monkeypa
     netrc.write_text("machine api.wandb.ai\n  login user\n  password " + "y" * 40 + "\n")
     netrc.chmod(0o600)
     assert _auto_mode({"NETRC": str(netrc)}, tmp_path) == "online"  # $NETRC, which a partial copy would miss
+    assert _auto_mode({"WANDB_API_KEY": "z" * 40}, tmp_path) == "online"
+    assert not (tmp_path / ".config").exists()  # the lookup wrote no settings (wandb.login would)
     monkeypatch.setenv("WANDB_MODE", "disabled")  # the environment wins before any lookup
     assert wandb_mode("auto") == "disabled"
     assert wandb_mode("offline") == "offline" and wandb_mode("online") == "online"

@@ -4,9 +4,7 @@ Light on purpose (no torch, no wandb): the report and the sweep driver read it t
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import io
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -56,10 +54,18 @@ def wandb_mode(setting: str) -> str:
 
 
 def wandb_credentials() -> bool:
-    import wandb
+    """Whether W&B's own lookup finds credentials for its server, asking no one and changing nothing.
 
-    with contextlib.redirect_stderr(io.StringIO()):  # it says "API key is configured" on stderr
-        return bool(wandb.login(prompt=False, verify=False))
+    Not `wandb.login(prompt=False)`: on finding a key it also asks the server for the user's name, through a
+    wandb-core process; with no route out (a cluster node, CI) that request hangs and holds the process at exit."""
+    from wandb.sdk import wandb_setup
+    from wandb.sdk.lib import wbauth
+
+    settings = wandb_setup.singleton().settings
+    host = wbauth.HostUrl(settings.base_url, app_url=settings.app_url)
+    found = wbauth.authenticate_session(host=host, source="xsearch", prompt=False, verify=False,
+                                        update_session=False)
+    return found is not None
 
 
 def clean_wandb_mode_env() -> None:

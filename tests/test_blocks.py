@@ -2,8 +2,10 @@
 from it, the prose around them is kept, and a block naming something the study cannot have is an error."""
 
 import re
+import time
 from types import SimpleNamespace
 
+import optuna
 import pytest
 from optuna.trial import TrialState
 from test_report import add, new_study
@@ -13,8 +15,9 @@ from xsearch.inference.comparisons import label
 from xsearch.inference.sequential import Record
 from xsearch.report import blocks
 from xsearch.report.__main__ import main
-from xsearch.report.records import sweep_data
+from xsearch.report.records import running_span, sweep_data
 from xsearch.report.verdicts import findings
+from xsearch.sweep.bookkeeping import fail_silent_trials
 
 PROSE = "Typed by hand: kept.\n"
 DOCUMENT = (PROSE + "<!-- xsearch:headline -->stale<!-- /xsearch -->\n"
@@ -107,6 +110,24 @@ def test_the_wall_time_counts_each_moment_once_and_leaves_out_the_gaps_between_s
     spans = [(5.0, 12.0), (0.0, 10.0), (6.0, 8.0), (100.0, 130.0)]
     assert blocks.busy_seconds(spans) == 12.0 + 30.0
     assert blocks.busy_seconds([]) == 0.0
+
+
+def test_a_trial_whose_machine_vanished_counts_only_until_its_last_heartbeat(tmp_path):
+    # A journal study's worker dies with its machine at 03:39; the next driver, an hour on, fails the silent trial
+    # (the sweep's own bookkeeping): its running time ends at its last beat, not when it was found.
+    study = optuna.create_study(storage=optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(tmp_path / "study.journal"))))
+    trial = study.ask()
+    beat = time.time()
+    trial.set_user_attr(contract.BEAT, beat)
+    assert fail_silent_trials(study, grace_s=0.0, max_retries=1) == [trial.number]
+    found = study.trials[trial.number]
+    started = found.datetime_start.timestamp()
+    assert running_span(found) == (started, beat)
+    assert found.datetime_complete.timestamp() > beat  # what the span would have ended at
+    study.tell(study.ask(), 1.0)  # a trial that completes counts to its end, beats or not
+    done = study.trials[-1]
+    assert running_span(done) == (done.datetime_start.timestamp(), done.datetime_complete.timestamp())
 
 
 def two_points(root, name, *, depthwise, eight):

@@ -98,12 +98,13 @@ def _float(value, spec: str = ".4f") -> str:
 
 
 def _time(found: Findings, data: SweepData) -> str:
-    durations = [r.duration_s for r in data.records if r.duration_s]
+    spans = [r.span for r in data.records if r.span]  # how long each ran, not how long until it was marked done
+    durations = [stop - start for start, stop in spans]
     rates = [r.summary["images_per_s"] for r in data.complete if (r.summary or {}).get("images_per_s")]
     if not durations or not rates:
         return "no finished trial yet"
     return (f"{len(durations)} trials, {sum(durations) / 3600:.2f} hours of trial time in all, "
-            f"{busy_seconds([r.span for r in data.records if r.span]) / 3600:.2f} hours of wall time while any ran "
+            f"{busy_seconds(spans) / 3600:.2f} hours of wall time while any ran "
             f"(median {statistics.median(durations) / 60:.1f} minutes a trial; images/s "
             f"{min(rates):.0f}-{max(rates):.0f})")
 

@@ -157,9 +157,22 @@ def _record(row: dict[str, Any], sweep_dir: Path) -> TrialRecord:
         retried_by=row["retried_by"], retry_of=row["retry_of"], params=dict(row["params"]),
         values=list(row["values"]) if row["values"] else None, summary=summary, dir=trial_dir,
         duration_s=row["duration_s"], cost=cost,
-        span=((trial.datetime_start.timestamp(), trial.datetime_complete.timestamp())
-              if trial.datetime_start and trial.datetime_complete else None),
+        span=running_span(trial),
         outcomes=_outcomes(trial, trial_dir) if trial.state.is_finished() else None)
+
+
+def running_span(trial: FrozenTrial) -> tuple[float, float] | None:
+    """When a finished trial started and stopped running (POSIX seconds). A failed trial with heartbeats stopped at
+    its last one: a worker that vanished (its machine lost) leaves its trial running until a later driver finds it
+    silent, maybe hours on, and fails it then. (A trial that failed while its worker lived loses at most one
+    heartbeat interval this way.)"""
+    if not (trial.datetime_start and trial.datetime_complete):
+        return None
+    start, end = trial.datetime_start.timestamp(), trial.datetime_complete.timestamp()
+    beat = trial.user_attrs.get(contract.BEAT)
+    if trial.state == TrialState.FAIL and isinstance(beat, (int, float)):
+        end = max(start, min(end, beat))
+    return start, end
 
 
 def _objectives(sweep_dir: Path, directions: int, records: list[TrialRecord], stored: Any = None) -> list[str]:

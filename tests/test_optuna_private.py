@@ -71,6 +71,8 @@ def test_storages_without_heartbeats_say_so(tmp_path, study):
 def test_an_enqueued_trial_keeps_its_values_whatever_the_sampler_proposes(study):
     # Retries are enqueued copies: their values must win over the sampler's (xsearch's grid sampler included).
     study.enqueue_trial({"x": 3})
+    queued = study.trials[-1]
+    assert queued.params == {} and optuna_private.queued_params(queued) == {"x": 3}  # the tables read these
     trial = study.ask()
     assert trial.suggest_int("x", 0, 10) == 3
 

@@ -306,7 +306,8 @@ def test_a_study_with_pruned_failed_retried_surplus_running_and_queued_trials(tm
     assert [table[n]["state"] for n in (6, 7, 8, 9, 11, 12)] == ["pruned", "failed", "failed", "complete",
                                                                  "running", "waiting"]
     assert table[7]["reason"] == "training loss is nan" and table[8]["retried_by"] == "9"
-    assert table[9]["retry_of"] == "8" and table[11]["value"] == "" and table[12]["model.segments"] == ""
+    assert table[9]["retry_of"] == "8" and table[11]["value"] == ""
+    assert (table[12]["model.segments"], table[12]["seed"]) == ("2", "2")  # a queued trial shows what it will run
     drawn = plots(report)
     series = drawn["spectrum"]["data"]["series"]
     assert drawn["spectrum"]["data"]["positions"] == {"2": 2, "8": 8, "depthwise": 16}

@@ -70,6 +70,11 @@ def was_queued(trial: FrozenTrial) -> bool:
     return "fixed_params" in trial.system_attrs
 
 
+def queued_params(trial: FrozenTrial) -> dict:
+    """The values a queued trial will run with: Optuna keeps them aside until a worker takes it."""
+    return dict(trial.system_attrs.get("fixed_params") or {})
+
+
 def backend(storage: BaseStorage) -> BaseStorage:
     """The storage itself, out of the cache Optuna wraps an RDB storage in when a study opens it."""
     return storage._backend if isinstance(storage, _CachedStorage) else storage

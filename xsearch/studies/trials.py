@@ -10,6 +10,7 @@ import optuna
 from optuna.trial import FrozenTrial
 
 from xsearch import contract
+from xsearch.studies import optuna_private
 
 
 def counted(study: optuna.Study) -> list[FrozenTrial]:
@@ -53,7 +54,7 @@ def trial_rows(study: optuna.Study) -> list[dict[str, Any]]:
     return [{
         "number": t.number,
         "state": t.state.name,
-        "params": t.params,
+        "params": t.params or optuna_private.queued_params(t),  # a queued trial's values, before it runs
         "values": t.values,
         "duration_s": t.duration.total_seconds() if t.duration else None,
         "reason": t.user_attrs.get(contract.FAILURE_REASON) or retried.get(t.number),

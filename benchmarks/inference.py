@@ -22,7 +22,7 @@ Then the whole sequential procedure of `sweep.decide=true` (3 planned seeds, loo
 verdict rates, and the trials it spends against a fixed design that gives every point the seeds that decide as
 many comparisons (the smallest count of the schedule that does).
 
-    python benchmarks/inference.py                    # the full table: 1000 studies a cell (about 40 min, 2 cores)
+    python benchmarks/inference.py                    # the full table (22 min on one core)
     python benchmarks/inference.py --studies 200      # quicker, rougher
     python benchmarks/inference.py --smoke            # one cell and a wrong method that must fail: CI
     python benchmarks/inference.py --method seeds-only  # the old report's interval: the spread over seeds alone
@@ -194,7 +194,8 @@ def check(value: float, low: float | None, high: float | None) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--studies", type=int, default=1000, help="synthetic studies per cell")
+    parser.add_argument("--studies", type=int, default=1000,
+                        help="synthetic studies per fixed cell (a sequential cell runs a quarter)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[2, 3, 5, 10])
     parser.add_argument("--images", type=int, nargs="+", default=[360, 10000])
     parser.add_argument("--method", choices=sorted(METHODS), default="xsearch")

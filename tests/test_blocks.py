@@ -162,6 +162,16 @@ def test_a_longer_studys_blocks_say_whether_the_shorter_ones_order_and_verdicts_
     assert re.search(r"\| segments=8 \| 3 \| 0\.7\d{3} \|", both) and both.endswith(filled.split("\n", 1)[1])
 
 
+def test_an_agreement_block_says_the_longer_study_has_not_scored_yet_not_that_its_points_differ(tmp_path):
+    two_points(tmp_path / "short", "made", depthwise=0.80, eight=0.70)
+    longer = new_study(tmp_path / "longer", "longer")  # its first trial was stopped before it was scored
+    add(longer, tmp_path / "longer", 0, TrialState.FAIL, segments=8, op_order="depthwise_first", seed=0,
+        accuracies=[0.5])
+    (tmp_path / "doc.md").write_text("<!-- xsearch:longer/agreement short --><!-- /xsearch -->\n")
+    main([str(tmp_path / "longer"), "--no-wandb", "--fill", str(tmp_path / "doc.md")])
+    assert "-->\nlonger has no scored trial yet.\n<!--" in (tmp_path / "doc.md").read_text()
+
+
 def test_an_agreement_block_naming_no_study_folder_is_an_error_naming_it(tmp_path):
     data = sweep_data(study_of_two_points(tmp_path), "made", tmp_path)
     with pytest.raises(blocks.UnknownBlock, match=r"nowhere is no study folder"):

@@ -68,8 +68,10 @@ def _shown(point: dict) -> str:
 def render(shorter: Findings, longer: Findings, names: tuple[str, str]) -> str:
     """A table of the common points, then one line on the order and one on the verdicts."""
     found = agreement(shorter, longer)
+    if not longer.points:
+        return f"{names[1]} has no scored trial yet."
     if not found.points:
-        return f"No point of {names[1]} is in {names[0]} yet."
+        return f"No point of {names[1]} is in {names[0]}."
     lines = [f"| point | {names[0]} | {names[1]} |", "|---|---|---|"]
     lines += [f"| {label} | {_shown(short)} | {_shown(long)} |" for label, short, long in found.points]
     order = (f"Kendall's tau between the two orders of these {len(found.points)} points: {found.tau:+.2f}"

@@ -473,6 +473,9 @@ def test_an_image_folder_is_decoded_once_cached_and_trained_from_memory(tmp_path
     assert splits.train_images.dtype == torch.uint8 and splits.train_images.shape == (6, 3, 16, 16)
     assert splits.train_labels.tolist() == [0, 0, 1, 1, 2, 2]  # ImageFolder's order of classes, one of each carved
     assert sorted(splits.val_labels.tolist()) == [0, 1, 2] and splits.test_labels.tolist() == [0, 0, 1, 1, 2, 2]
+    from xsearch.data.imagefolder_memory import uint8_channel_stats
+    assert splits.stats == uint8_channel_stats(splits.train_images)  # normalized by what trains, nothing carved
+    assert splits.stats != uint8_channel_stats(torch.cat([splits.train_images, splits.val_images]))
     red = splits.train_images[0, :, 8, 8].tolist()
     assert red[0] > 150 and red[1] < 80 and red[2] < 80  # the cat's colour, decoded as RGB
     images, labels = next(iter(module.train_dataloader()))

@@ -296,7 +296,7 @@ def test_early_stopping_from_the_callbacks_group_ends_a_trial_complete_with_its_
     assert trial.state == TrialState.COMPLETE and summary["status"] == "completed" and summary["epochs"] == 2
     assert trial.value == min(e["val/loss"] for e in summary["history"]) == summary["best"]["val/loss"]
     stopping = yaml.safe_load((tmp_path / "trials" / "0" / "trial.yaml").read_text())["callbacks"]["early_stopping"]
-    assert (stopping["monitor"], stopping["mode"]) == ("val/loss", None)  # mode: the metric's direction, min
+    assert (stopping["monitor"], stopping["mode"]) == ("val/loss", None)  # null kept; built as min (test_training)
 
 
 @pytest.mark.slow

@@ -11,12 +11,13 @@ import pytest
 import pytorch_lightning as pl
 import torch
 import wandb
+import wandb_records
 import yaml
 from conftest import TINY, composed
 from PIL import Image
 
 from xsearch.model import build_model
-from xsearch.redact import REDACTED, redact
+from xsearch.redact import REDACTED
 from xsearch.settings.logger import wandb_mode
 from xsearch.settings.optim import OptimSettings
 from xsearch.settings.presets import preset
@@ -168,6 +169,14 @@ def test_tensorboard_logger_and_a_configured_callback_join_xsearchs_own(tiny_run
     assert any(key.startswith("lr-AdamW") for key in header)  # LearningRateMonitor's own column
 
 
+@pytest.mark.parametrize("monitor,mode", [("val/acc", "max"), ("val/acc5", "max"), ("val/loss", "min")])
+def test_a_callback_whose_mode_is_null_takes_the_direction_of_the_metric_it_monitors(monitor, mode):
+    from xsearch.training.configured import build_callbacks
+
+    (stopping,) = build_callbacks(load_settings(composed("callbacks=early_stopping", f"monitor={monitor}")).callbacks)
+    assert (stopping.monitor, stopping.mode) == (monitor, mode)
+
+
 @pytest.mark.parametrize("group,name", [(group, path.stem) for group in ("logger", "callbacks")
                                         for path in sorted((ROOT / "conf" / group).glob("*.yaml"))])
 def test_every_shipped_logger_and_callback_builds_its_lightning_class(tmp_path, group, name):
@@ -218,14 +227,17 @@ def test_weight_decay_falls_on_conv_and_linear_weights_only(name, kind):
     assert sum(len(g["params"]) for g in optimizer.param_groups) == len(list(model.parameters()))
 
 
-def test_secrets_never_reach_a_logged_config():
-    config = {"sweep": {"storage": "postgresql://alice:hunter2@db.example:5432/optuna"},
-              "logger": {"api_key": "abc123", "project": "xsearch"}, "nested": [{"db_password": "pw"}]}
-    clean = redact(config)
-    text = json.dumps(clean)
-    assert "hunter2" not in text and "abc123" not in text and '"pw"' not in text
-    assert clean["sweep"]["storage"] == f"postgresql://alice:{REDACTED}@db.example:5432/optuna"
-    assert clean["logger"]["project"] == "xsearch"
+def test_secrets_never_reach_a_logged_config(tiny_run, tmp_path):
+    # A storage URL whose password came from the environment (the command line refuses a literal one) and a
+    # secret-named value: the run's config file, the CSV logger's hparams.yaml and the W&B run hold them masked.
+    url = "postgresql://alice:hunter2@db.example:5432/optuna"
+    tiny_run("logger=[csv,wandb]", f"+sweep.storage='{url}'", "+sweep.api_key=abc123", "+sweep.project=xsearch")
+    written = {path: path.read_text() for path in (tmp_path / "config.yaml", *tmp_path.rglob("hparams.yaml"))}
+    logged = wandb_records.config(wandb_records.offline_run(tmp_path))
+    assert len(written) == 2 and (logged["sweep"]["api_key"], logged["sweep"]["project"]) == (REDACTED, "xsearch")
+    for text in [*written.values(), json.dumps(logged)]:
+        assert "hunter2" not in text and "abc123" not in text
+        assert f"postgresql://alice:{REDACTED}@db.example:5432/optuna" in text
 
 
 def _auto_mode(env: dict, home) -> str:

@@ -9,7 +9,7 @@ same comparisons without looking: every point given, up front, as many seeds as 
 The simulated side of the same question, over hundreds of studies with known truths and at equal error rates,
 is `benchmarks/inference.py`'s sequential table.
 
-    python benchmarks/decide.py                       # digits, 2 planned seeds, at most 8: about 15 minutes on 2 cores
+    python benchmarks/decide.py                       # digits, 2 planned seeds, at most 8 (3 to 15 minutes, 2 cores)
     python benchmarks/decide.py --set data=imagefolder_memory data.root=...   # any other data
     python benchmarks/decide.py --smoke               # 2 points, 1 epoch of 2 batches: checks that it runs
 """

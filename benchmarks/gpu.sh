@@ -5,7 +5,8 @@
 #
 #   bash benchmarks/gpu_wheels.sh               # here, once: the wheels that machine lacks (benchmarks/wheels/)
 #   WHEELS=benchmarks/wheels DATA=cifar10-jpeg.tar.gz RESULTS_DIR=$OUT bash benchmarks/gpu.sh        # there
-#   SMOKE=1 DEVICE=cpu WHEELS=... DATA=tiny.tar.gz RESULTS_DIR=... bash benchmarks/gpu.sh  # CI: every step, tiny
+#   SMOKE=1 DEVICE=cpu STEPS="install data model packing study" WHEELS=... DATA=tiny.tar.gz RESULTS_DIR=... \
+#     bash benchmarks/gpu.sh                                                                     # CI: every step, tiny
 #
 # Steps (STEPS, default "install data packing study"; "model" adds the training step against timm), each with
 # its own time limit, so one that hangs or runs long costs the rest nothing; everything they print goes to

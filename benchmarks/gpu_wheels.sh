@@ -3,7 +3,7 @@
 # scipy, scikit-learn and matplotlib but can download nothing: exactly the packages xsearch still needs there
 # with logger=csv, at the versions this checkout is tested with, for CPython 3.12 on x86-64 Linux.
 #
-#   bash benchmarks/gpu_wheels.sh [DEST]    # default benchmarks/wheels/ (git-ignored); about 3 MB
+#   bash benchmarks/gpu_wheels.sh [DEST]    # default benchmarks/wheels/ (git-ignored); about 5.7 MB
 #   WHEELS=benchmarks/wheels DATA=... bash benchmarks/gpu.sh   # then, on the GPU machine
 set -euo pipefail
 dest=${1:-benchmarks/wheels}

@@ -8,7 +8,7 @@ one worker per GPU, xsearch's default. Trials start, load their data onto the de
 the span, so it measures what a sweep gets, not a kernel's peak.
 
     python benchmarks/packing.py --data-root ~/data/cifar10-jpeg --workers 1 2 4 8 16   # on a GPU
-    python benchmarks/packing.py --data-root DIR --smoke                                 # CPU, seconds per point
+    python benchmarks/packing.py --data-root DIR --device cpu --smoke                    # CPU, seconds per point
 """
 
 from __future__ import annotations

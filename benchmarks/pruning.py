@@ -14,7 +14,7 @@ backward = 3x the forward). Validation runs once per epoch on the same images
 for every trial, so counting it too (2 x MACs per val image per epoch) gives
 the same ratio. Wall time of each sweep is printed as well; on a shared 2-core
 machine it is contended and noisy, and each trial also pays a fixed start
-(forking, config, Trainer: about 2 s) that pruning cannot save.
+(forking, config, Trainer: about 1-1.5 s, docs/BENCHMARKS.md) that pruning cannot save.
 
 The comparison is exact, not statistical: CPU runs repeat bit for bit, so a
 trial of the pruned sweep follows the unpruned sweep's learning curve of the

@@ -6,19 +6,40 @@ log of protobuf records), not into files/config.yaml, so the tests read it here.
 
 import json
 import struct
+import time
 from pathlib import Path
 
+from google.protobuf.message import DecodeError
 from wandb.proto import wandb_internal_pb2 as pb
 
 BLOCK = 32768
 HEADER = 7  # crc32 u32, length u16, chunk type u8
 FULL, FIRST, MIDDLE, LAST = 1, 2, 3, 4
+SETTLE_S = 30.0  # how long a run file may take to be completely written
 
 
-def records(path: Path):
-    data = Path(path).read_bytes()
-    assert data[:4] == b":W&B", f"{path} is not a W&B run file"
-    pos, record = 7, b""
+def records(path: Path) -> list:
+    """Every record of the file, once W&B has finished writing it: its service writes asynchronously and may
+    still be flushing when the run's `finish` has returned (a read then meets a half-written record)."""
+    deadline = time.monotonic() + SETTLE_S
+    while True:
+        size = Path(path).stat().st_size
+        try:
+            parsed = _parse(Path(path).read_bytes())
+        except DecodeError:
+            if time.monotonic() > deadline:
+                raise
+            parsed = None
+        time.sleep(0.2)
+        if parsed is not None and Path(path).stat().st_size == size:
+            return parsed
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{path} still growing after {SETTLE_S} s")
+
+
+def _parse(data: bytes) -> list:
+    assert data[:4] == b":W&B", "not a W&B run file"
+    pos, record, parsed = 7, b"", []
     while pos + HEADER <= len(data):
         room = BLOCK - pos % BLOCK
         if room < HEADER:  # a block's tail too short for a header is padding
@@ -32,9 +53,10 @@ def records(path: Path):
         pos += HEADER + length
         record = chunk if kind in (FULL, FIRST) else record + chunk
         if kind in (FULL, LAST):
-            parsed = pb.Record()
-            parsed.ParseFromString(record)
-            yield parsed
+            message = pb.Record()
+            message.ParseFromString(record)
+            parsed.append(message)
+    return parsed
 
 
 def offline_run(run_dir: Path) -> Path:

@@ -23,22 +23,19 @@ def records(path: Path) -> list:
     still be flushing when the run's `finish` has returned (a read then meets a half-written record)."""
     deadline = time.monotonic() + SETTLE_S
     while True:
-        size = Path(path).stat().st_size
-        try:
-            parsed = _parse(Path(path).read_bytes())
-        except DecodeError:
-            if time.monotonic() > deadline:
-                raise
-            parsed = None
+        data = Path(path).read_bytes()
         time.sleep(0.2)
-        if parsed is not None and Path(path).stat().st_size == size:
-            return parsed
+        try:
+            if Path(path).stat().st_size == len(data):  # it stopped growing
+                return _parse(data, path)
+        except DecodeError:  # a record still half-written
+            pass
         if time.monotonic() > deadline:
-            raise AssertionError(f"{path} still growing after {SETTLE_S} s")
+            raise AssertionError(f"{path}: no complete W&B run file after {SETTLE_S} s")
 
 
-def _parse(data: bytes) -> list:
-    assert data[:4] == b":W&B", "not a W&B run file"
+def _parse(data: bytes, path: Path) -> list:
+    assert data[:4] == b":W&B", f"{path} is not a W&B run file"
     pos, record, parsed = 7, b"", []
     while pos + HEADER <= len(data):
         room = BLOCK - pos % BLOCK

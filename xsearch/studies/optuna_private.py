@@ -16,6 +16,8 @@ from optuna.trial import FrozenTrial
 
 from xsearch import contract
 
+QUEUED_VALUES = "fixed_params"  # where Study.enqueue_trial keeps a queued trial's values
+
 
 def storage(study: optuna.Study) -> BaseStorage:
     return study._storage
@@ -67,12 +69,12 @@ def beat(study: optuna.Study, trial: optuna.Trial | FrozenTrial) -> None:
 
 def was_queued(trial: FrozenTrial) -> bool:
     """Whether the trial was put in the queue with its values (Study.enqueue_trial), not sampled."""
-    return "fixed_params" in trial.system_attrs
+    return QUEUED_VALUES in trial.system_attrs
 
 
 def queued_params(trial: FrozenTrial) -> dict:
     """The values a queued trial will run with: Optuna keeps them aside until a worker takes it."""
-    return dict(trial.system_attrs.get("fixed_params") or {})
+    return dict(trial.system_attrs.get(QUEUED_VALUES) or {})
 
 
 def backend(storage: BaseStorage) -> BaseStorage:

@@ -32,7 +32,7 @@ from xsearch.sweep.forking import Zygote, forkable
 from xsearch.sweep.forking import take as take_zygote
 from xsearch.sweep.planning import TrialPlans
 from xsearch.sweep.pruning import TrialLink
-from xsearch.sweep.resources import WORKER, cpu_count, gpu_slices, trial_environment
+from xsearch.sweep.resources import WORKER, gpu_slices, trial_environment, trial_threads
 from xsearch.sweep.results import write_results
 from xsearch.sweep.settings import SweepSettings
 from xsearch.sweep.trial import TrialProcess, outcome, rerun_command
@@ -76,7 +76,7 @@ class Sweep:
             self.decider.record_plan(self.study)
         devices = base["trainer"].get("devices", 1)
         self.workers, self.gpus = gpu_slices(settings.workers, devices if isinstance(devices, int) else 1)
-        self.threads = max(1, cpu_count() // self.workers)
+        self.threads = trial_threads(self.workers)
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.running: dict[int, TrialProcess] = {}

@@ -1,7 +1,9 @@
 """Shared helpers: compose the real config tree and train in-process, as `python -m xsearch` would."""
 
+import fcntl
 import os
 import shutil
+import sys
 import warnings
 from pathlib import Path
 
@@ -12,8 +14,26 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 from optuna.trial import TrialState
 
-import xsearch.app  # noqa: F401  (registers model=xception, as `python -m xsearch` does)
-from xsearch.contract import config_dir
+
+def _share_the_cpus_among_xdist_workers() -> None:
+    """Under pytest-xdist, each worker and everything it starts runs OpenMP pools of its share of the CPUs.
+
+    A sweep's trials take no more threads than an OMP_NUM_THREADS set for it (xsearch/sweep/resources.py), so two
+    workers never run more compute threads than there are cores. Without this, two workers' trials each ran
+    OpenMP's spinning threads on both cores, and the parallel suite was slower than the serial one. Set before
+    torch is imported, so this process's own pool has its share too.
+    """
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if "PYTEST_XDIST_WORKER" in os.environ and "OMP_NUM_THREADS" not in os.environ:
+        os.environ["OMP_NUM_THREADS"] = str(max(1, len(os.sched_getaffinity(0)) // count))
+        if "torch" in sys.modules:  # a plugin got there first: its pool was sized by every CPU
+            sys.modules["torch"].set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+
+
+_share_the_cpus_among_xdist_workers()
+
+import xsearch.app  # noqa: E402, F401  (registers model=xception, as `python -m xsearch` does)
+from xsearch.contract import config_dir  # noqa: E402
 
 # W&B must never try to reach a server from a test.
 os.environ["WANDB_MODE"] = "offline"
@@ -70,6 +90,22 @@ def spawned():
         process.communicate()
 
 
+@pytest.fixture(scope="session")
+def shared_dir(tmp_path_factory, worker_id) -> Path:
+    """A folder every pytest-xdist worker of this run sees (each worker's own temp folders are inside it)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if worker_id != "master" else base
+
+
+@pytest.fixture
+def services_held(shared_dir):
+    """One PostgreSQL server and one SLURM node serve every test, and one test stops the server: a test that uses
+    either holds them alone, while a test on another xdist worker that needs them waits its turn."""
+    with open(shared_dir / "services.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 # The real services (.ci/services: PostgreSQL, a one-node SLURM cluster). Outside CI a test whose service is
 # missing skips and says which; in CI (XSEARCH_CI=1) it fails.
 IN_CI = os.environ.get("XSEARCH_CI") == "1"
@@ -85,14 +121,14 @@ def service(name: str, available: bool, how: str) -> None:
 
 
 @pytest.fixture
-def postgres() -> str:
+def postgres(services_held) -> str:
     url = os.environ.get("XSEARCH_TEST_POSTGRES")
     service("PostgreSQL", bool(url), "run `bash .ci/services` and source /var/tmp/xsearch-ci/env")
     return url
 
 
 @pytest.fixture
-def slurm() -> None:
+def slurm(services_held) -> None:
     up = os.environ.get("XSEARCH_TEST_SLURM") == "1" and shutil.which("sbatch") is not None
     service("SLURM", up, "run `bash .ci/services` and source /var/tmp/xsearch-ci/env")
 

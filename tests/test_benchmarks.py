@@ -120,9 +120,8 @@ def test_the_gpu_script_runs_every_step_on_a_small_jpeg_folder(tmp_path):
     assert "!! exit" not in log, log[-3000:]
     assert (work / "site" / "gpu_probe" / "__init__.py").is_file()  # installed with --target, not into site-packages
     assert "images: 60 train, 30 test" in log
-    assert len(re.findall(r"ratio xsearch / timm legacy_xception \(median of \d rounds\): \d+\.\d{3}", log)) == 2
-    for precision in ("fp32, channels_last=False", "bf16-mixed, channels_last=True"):  # bf16 alone: on a GPU
-        assert f"{precision}, compile=False" in log
+    assert len(re.findall(r"ratio xsearch / timm legacy_xception \(median of \d rounds\): \d+\.\d{3}", log)) == 1
+    assert "bf16-mixed, channels_last=True, compile=False" in log  # fp32 and bf16 alone: on a GPU
     assert "skipped on the CPU: --compile" in log  # compiling takes minutes here; on the GPU it is the 4th table
     assert re.search(r"^segments=depthwise\s", log, re.MULTILINE)
     packing = json.loads((results / "packing.json").read_text())

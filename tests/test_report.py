@@ -3,10 +3,12 @@ studies built directly with Optuna (one trial, running and queued trials, pruned
 
 import contextlib
 import csv
+import fcntl
 import io
 import json
 import re
 import shlex
+import shutil
 import statistics
 import subprocess
 import sys
@@ -36,15 +38,22 @@ SWEEP = ["+sweep=separability", "sweep.name=spectrum", "sweep.space.model.segmen
 
 
 @pytest.fixture(scope="module")
-def sweep(tmp_path_factory):
-    root = tmp_path_factory.mktemp("sweep")
-    out = processes.xsearch(*SWEEP, f"sweep.dir={root}", timeout=400)
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
-        report = write_report(root)
+def sweep(shared_dir):
+    """The sweep and its report, made once for the whole run: under pytest-xdist, the first worker to get here
+    makes them while any other waits on the lock, then reads them (a second report would add a W&B run)."""
+    root, made = shared_dir / "report-sweep", shared_dir / "report-sweep.printed"
+    with open(shared_dir / "report-sweep.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not made.exists():
+            shutil.rmtree(root, ignore_errors=True)  # a worker that failed here before left a partial sweep
+            out = processes.xsearch(*SWEEP, f"sweep.dir={root}", timeout=400)
+            assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+            printed = io.StringIO()
+            with contextlib.redirect_stdout(printed):
+                write_report(root)
+            made.write_text(printed.getvalue())
     study = optuna.load_study(study_name="spectrum", storage=f"sqlite:///{root / 'study.db'}")
-    return {"root": root, "report": report, "study": study, "printed": printed.getvalue()}
+    return {"root": root, "report": root / contract.REPORT_DIR, "study": study, "printed": made.read_text()}
 
 
 def plots(report: Path) -> dict:

@@ -1,9 +1,7 @@
 """Shared helpers: compose the real config tree and train in-process, as `python -m xsearch` would."""
 
-import fcntl
 import os
 import shutil
-import sys
 import warnings
 from pathlib import Path
 
@@ -26,14 +24,13 @@ def _share_the_cpus_among_xdist_workers() -> None:
     count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     if "PYTEST_XDIST_WORKER" in os.environ and "OMP_NUM_THREADS" not in os.environ:
         os.environ["OMP_NUM_THREADS"] = str(max(1, len(os.sched_getaffinity(0)) // count))
-        if "torch" in sys.modules:  # a plugin got there first: its pool was sized by every CPU
-            sys.modules["torch"].set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 
 _share_the_cpus_among_xdist_workers()
 
 import xsearch.app  # noqa: E402, F401  (registers model=xception, as `python -m xsearch` does)
 from xsearch.contract import config_dir  # noqa: E402
+from xsearch.studies.lock import file_lock  # noqa: E402
 
 # W&B must never try to reach a server from a test.
 os.environ["WANDB_MODE"] = "offline"
@@ -101,8 +98,7 @@ def shared_dir(tmp_path_factory, worker_id) -> Path:
 def services_held(shared_dir):
     """One PostgreSQL server and one SLURM node serve every test, and one test stops the server: a test that uses
     either holds them alone, while a test on another xdist worker that needs them waits its turn."""
-    with open(shared_dir / "services.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with file_lock(shared_dir / "services.lock"):
         yield
 
 

@@ -3,7 +3,6 @@ studies built directly with Optuna (one trial, running and queued trials, pruned
 
 import contextlib
 import csv
-import fcntl
 import io
 import json
 import re
@@ -25,6 +24,7 @@ from optuna.trial import TrialState
 from xsearch import contract
 from xsearch.outcomes import Outcomes
 from xsearch.report import NoStudyError, write_report
+from xsearch.studies.lock import file_lock
 
 ROOT = Path(__file__).resolve().parents[1]
 STATES = {TrialState.COMPLETE: "complete", TrialState.PRUNED: "pruned", TrialState.FAIL: "failed",
@@ -42,8 +42,7 @@ def sweep(shared_dir):
     """The sweep and its report, made once for the whole run: under pytest-xdist, the first worker to get here
     makes them while any other waits on the lock, then reads them (a second report would add a W&B run)."""
     root, made = shared_dir / "report-sweep", shared_dir / "report-sweep.printed"
-    with open(shared_dir / "report-sweep.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with file_lock(shared_dir / "report-sweep.lock"):
         if not made.exists():
             shutil.rmtree(root, ignore_errors=True)  # a worker that failed here before left a partial sweep
             out = processes.xsearch(*SWEEP, f"sweep.dir={root}", timeout=400)

@@ -80,7 +80,8 @@ def _advisory(storage: RDBStorage, study_name: str) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _file(path: Path) -> Iterator[None]:
+def file_lock(path: Path) -> Iterator[None]:
+    """Hold `path`'s flock, waiting for it: between processes that see the same local file."""
     with open(path, "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         yield
@@ -123,7 +124,7 @@ def study_lock(storage: BaseStorage, study_name: str) -> contextlib.AbstractCont
         if backend.engine.dialect.name in ("postgresql", "mysql", "mariadb"):
             return _advisory(backend, study_name)
         if backend.engine.dialect.name == "sqlite" and backend.engine.url.database not in (None, "", ":memory:"):
-            return _file(Path(backend.engine.url.database).with_suffix(".lock"))
+            return file_lock(Path(backend.engine.url.database).with_suffix(".lock"))
         if backend.engine.dialect.name == "sqlite":  # in memory: one process
             return contextlib.nullcontext()
         raise ConfigError(f"sweep.storage: xsearch has no study lock for {backend.engine.dialect.name} databases, so "

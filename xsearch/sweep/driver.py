@@ -7,7 +7,6 @@ are kept, `n_trials` is the study's total, sampler and pruner come from the conf
 
 from __future__ import annotations
 
-import fcntl
 import os
 import threading
 import time
@@ -23,7 +22,7 @@ from omegaconf import OmegaConf
 from xsearch import contract, outcomes
 from xsearch.redact import redact
 from xsearch.studies import optuna_private
-from xsearch.studies.lock import study_lock
+from xsearch.studies.lock import file_lock, study_lock
 from xsearch.studies.storage import open_storage, stale_after, storage_url
 from xsearch.sweep import bookkeeping, identity
 from xsearch.sweep.console import Console
@@ -112,8 +111,7 @@ class Sweep:
     def _write_outputs(self, on_finished: OnFinished | None) -> None:
         # Several worker jobs may share this directory: one writes at a time, and the report (and its W&B run)
         # only once nothing is left to run, so the last job to finish writes the complete picture.
-        with open(self.root / contract.OUTPUTS_LOCK, "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        with file_lock(self.root / contract.OUTPUTS_LOCK):
             write_results(self.study, self.settings, self.root, self.url)
             self.console.finish(self.study, self.root)
             if self.killed:

@@ -90,8 +90,10 @@ def test_a_trial_past_its_time_limit_is_killed_and_not_retried(tmp_path):
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     (trial,) = study_of(tmp_path).trials
     assert trial.state == TrialState.FAIL
-    assert re.match(r"timed out: ran past sweep.trial_timeout=4 s, (in|validating) epoch \d+ ",
-                    trial.user_attrs["failure_reason"])
+    # Where it was when the limit hit: training as a rule, but on a loaded machine (the suite's other worker) the
+    # trial can spend its 4 s starting. The stall tests above pin the wording of a position inside an epoch.
+    assert re.match(r"timed out: ran past sweep.trial_timeout=4 s, ((in|validating) epoch \d+ |before its first step;)",
+                    trial.user_attrs["failure_reason"]), trial.user_attrs["failure_reason"]
     assert_nothing_lost(study_of(tmp_path), {}, total=1)
 
 

@@ -2,6 +2,7 @@
 
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -9,6 +10,8 @@ from pathlib import Path
 
 import optuna
 import pytest
+from processes import wait_for
+from test_watchdog import TRIAL, training
 
 from xsearch.contract import TRIAL_LOG
 from xsearch.sweep.forking import Zygote, ZygoteGone
@@ -74,3 +77,28 @@ def test_a_trial_whose_zygote_died_before_it_started_runs_in_a_fresh_interpreter
     assert process.run() == 1
     assert "Cannot find primary config 'trial'" in (tmp_path / TRIAL_LOG).read_text()
     assert process.process.args[:3] == [sys.executable, "-m", "xsearch"]
+
+
+def _parent(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def _command(pid: int) -> list[bytes]:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="reads the process tree from /proc")
+def test_a_sweeps_first_trials_fork_from_the_driver_itself_not_from_a_second_interpreter(tmp_path, spawned):
+    # The driver has imported torch and Lightning (about 5 s of a core) by the time it would start a zygote, so
+    # its first worker's zygote is the driver forked: a sweep pays for those imports once. A zygote started fresh
+    # would be another interpreter, `python -m xsearch.zygote`, importing them all again.
+    driver = spawned([*TRIAL, f"sweep.dir={tmp_path}", "trainer.max_epochs=10000"], stdout=subprocess.PIPE,
+                     stderr=subprocess.STDOUT)
+    trial = wait_for(lambda: training(tmp_path / "trials" / "0"), timeout=120, what="trial 0 to train")
+    zygote = _parent(trial)
+    assert _parent(zygote) == driver.pid
+    assert _command(zygote) == _command(driver.pid)  # the driver's own command line: forked, not started
+    driver.send_signal(signal.SIGINT)  # the trial saves a checkpoint and is queued again; the driver ends
+    output, _ = driver.communicate(timeout=120)
+    assert "stopping" in output, output[-3000:]

@@ -105,12 +105,6 @@ def write_report(root: Path, url: str, study: str, *, wandb: bool) -> None:
 @hydra.main(version_base="1.3", config_path=str(contract.config_dir()), config_name="config")
 def main(cfg: DictConfig) -> float | None:
     driving = "sweep" in cfg and contract.TRIAL_ENV not in os.environ  # a sweep's driver, not one of its trials
-    if driving:
-        from xsearch.sweep import forking
-
-        if cfg.sweep.get("fork_trials", True) and forking.forkable(cfg.trainer):
-            # Started first, so its imports (torch, Lightning: ~5 s) run beside this driver's, not after them.
-            forking.start_early({**os.environ})
     from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
     from xsearch.settings.plan import plan
@@ -118,6 +112,13 @@ def main(cfg: DictConfig) -> float | None:
     from xsearch.sweep.pruning import OptunaReporter, TrialLink
     from xsearch.training.run import summary_line, train
 
+    if driving:
+        from xsearch.sweep import forking
+
+        if cfg.sweep.get("fork_trials", True) and forking.forkable(cfg.trainer):
+            # Now: this driver has imported what a trial needs (torch, Lightning: ~5 s) and runs no thread yet,
+            # so the first worker's zygote can be this process forked, sparing it those imports.
+            forking.start_early(cli)
     link = TrialLink.from_env()  # set only in a trial process started by a sweep worker
     if link is not None:  # the sweep's watchdog asks a stalled trial where it is stuck before killing it
         faulthandler.register(signal.SIGQUIT, all_threads=True)

@@ -1,5 +1,14 @@
-"""The worker's side of its warm zygote (xsearch/zygote.py): start trials in it, and wait for them as for a
-subprocess.Popen.
+"""A sweep worker's warm zygote: the process its trials fork from, and the worker's side of it, which starts
+trials there and waits for them as for a subprocess.Popen.
+
+A fresh `python -m xsearch` spends about 5 s importing torch, Lightning, Hydra and W&B before it trains; a sweep
+of short trials would spend much of its time there. A zygote imports them once and forks each trial from that
+state. A trial is still its own process, in its own session, with its own environment, working directory, log
+and exit status: exactly the `python -m xsearch` run its `trial.yaml` re-runs, minus the imports.
+
+The first worker's zygote is the driver itself, forked once its own imports are done and before it starts any
+thread (`start_early`), so a sweep pays for those imports once. Any other is `python -m xsearch.zygote`, started
+fresh: by then the driver runs threads, and a fork copies only the thread that forks and every lock as it is.
 
 Protocol, one JSON object per line: the worker writes
 `{"args": [...], "env": {...}, "cwd": ..., "log": ...}`; the zygote answers
@@ -16,8 +25,10 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NoReturn, TextIO
+
+from xsearch.contract import STOP_SIGNALS
 
 
 class ZygoteGone(RuntimeError):
@@ -28,8 +39,18 @@ class Zygote:
     """The worker's side: start trials in the warm process and wait for them like subprocess.Popen."""
 
     def __init__(self, env: Mapping[str, str]) -> None:
-        self.process = subprocess.Popen([sys.executable, "-m", "xsearch.zygote"], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, text=True, env=dict(env), start_new_session=True)
+        """A fresh zygote: `python -m xsearch.zygote`, which does its imports itself."""
+        self.process: subprocess.Popen | _ForkedZygote = subprocess.Popen(
+            [sys.executable, "-m", "xsearch.zygote"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            env=dict(env), start_new_session=True)
+
+    @classmethod
+    def fork(cls, main: Callable[[], None]) -> Zygote:
+        """This process, forked, as a zygote whose trials run `main`. Only from a process that has imported what a
+        trial needs and runs no other thread."""
+        zygote = cls.__new__(cls)
+        zygote.process = _ForkedZygote(main)
+        return zygote
 
     def start(self, args: Sequence[str], *, env: Mapping[str, str], cwd: str, log: str) -> ForkedTrial:
         try:
@@ -60,18 +81,26 @@ def forkable(trainer: Mapping[str, Any]) -> bool:
     return trainer.get("devices", 1) in (1, "1", "auto", [0])
 
 
-# A zygote started before the sweep's driver has imported anything heavy: driver and zygote each spend ~5 s
-# importing torch and Lightning, and started together they do it side by side instead of one after the other.
 _early: Zygote | None = None
 _early_lock = threading.Lock()
+_forked_before = False
 
 
-def start_early(env: Mapping[str, str]) -> None:
-    """Start the first worker's zygote now; `take` hands it over. One left unused dies with this process."""
-    global _early
+def start_early(main: Callable[[], None]) -> None:
+    """Make the first worker's zygote now; `take` hands it over. One left unused dies with this process.
+
+    Called by the driver as soon as its imports are done. The first time in a process whose only thread is this
+    one, the zygote is the driver forked, and costs no imports of its own. Otherwise it is started fresh: a
+    second driver run in the same process (the next job of a local multirun) has done work since its imports
+    (OpenMP's thread pool, database connections, threads), which a fork would copy in whatever state it was."""
+    global _early, _forked_before
     with _early_lock:
         if _early is None:
-            _early = Zygote(env)
+            if not _forked_before and threading.active_count() == 1:
+                _forked_before = True
+                _early = Zygote.fork(main)
+            else:
+                _early = Zygote(os.environ)
             atexit.register(_discard)
 
 
@@ -123,3 +152,125 @@ class ForkedTrial:
     def kill(self) -> None:
         self.send_signal(signal.SIGKILL)
 
+
+class _ForkedZygote:
+    """A zygote forked from this process: the subset of subprocess.Popen a Zygote uses."""
+
+    def __init__(self, main: Callable[[], None]) -> None:
+        requests, answers = os.pipe(), os.pipe()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self.pid = os.fork()
+        if self.pid == 0:
+            try:
+                os.setsid()  # as the fresh one's start_new_session
+                os.close(requests[1])
+                os.close(answers[0])
+                # Forked inside the driver's Hydra run: a trial's own run must start as in a fresh interpreter.
+                from hydra.core.global_hydra import GlobalHydra
+
+                GlobalHydra.instance().clear()
+                # The protocol on pipes of its own: stdout is still the driver's, where the driver's logging
+                # handlers (Hydra's console handler, say) would write anything this process logs.
+                serve(main, os.fdopen(requests[0], "r"), os.fdopen(answers[1], "w"))
+            except BaseException:
+                import traceback
+
+                traceback.print_exc()
+            finally:
+                os._exit(1)
+        os.close(requests[0])
+        os.close(answers[1])
+        self.stdin = os.fdopen(requests[1], "w")
+        self.stdout = os.fdopen(answers[0], "r")
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self) -> int:
+        if self.returncode is None:
+            self.returncode = os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
+        return self.returncode
+
+    def kill(self) -> None:
+        if self.returncode is None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+# --- the zygote's side ---------------------------------------------------------------------------------------
+
+def serve(main: Callable[[], None], requests: TextIO, answers: TextIO) -> NoReturn:
+    """Fork a trial running `main` for each line of `requests`, answer on `answers`; exit when requests end."""
+    try:  # W&B only where it is installed: logger=csv runs without it
+        import wandb  # noqa: F401
+    except ImportError:
+        pass
+    # The zygote outlives no worker (it ends with its input) and must survive what stops a trial: SLURM signals
+    # every process of a job, and a trial that is told to checkpoint still needs its zygote to report its end.
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
+    for line in requests:
+        request = json.loads(line)
+        answers.flush()
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                code = _run_trial(request, main, protocol=(requests.fileno(), answers.fileno()))
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)
+        answers.write(json.dumps({"pid": pid}) + "\n")
+        answers.flush()
+        _, status = os.waitpid(pid, 0)
+        answers.write(json.dumps({"code": os.waitstatus_to_exitcode(status)}) + "\n")
+        answers.flush()
+    # Its input ended: nothing is left to do, and finalizing torch and Lightning would keep the worker that
+    # waits for this process ~1.2 s longer.
+    sys.stderr.flush()
+    os._exit(0)
+
+
+def _run_trial(request: Mapping[str, Any], main: Callable[[], None], protocol: tuple[int, int]) -> int:
+    """In the forked child: become `python -m xsearch <args>` and return its exit code."""
+    os.setsid()  # like start_new_session: a Ctrl-C in the terminal reaches the driver, not the trial
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_DFL)
+    log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+    # The zygote's pipes, where they are not stdin and stdout (replaced above): a trial that held them open would
+    # hide its zygote's death from the worker, which learns of it from the end of the answers.
+    for fd in protocol:
+        if fd > 2:
+            os.close(fd)
+    os.environ.clear()
+    os.environ.update(request["env"])
+    os.chdir(request["cwd"])
+    sys.argv = [sys.argv[0], *request["args"]]
+
+    import torch
+
+    # OpenMP read OMP_NUM_THREADS when torch was imported, in the zygote: apply the trial's own.
+    if os.environ.get("OMP_NUM_THREADS", "").isdigit():
+        torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+    try:
+        main()
+        return 0
+    except SystemExit as done:
+        return done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+        return 1

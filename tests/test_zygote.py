@@ -79,6 +79,21 @@ def test_a_trial_whose_zygote_died_before_it_started_runs_in_a_fresh_interpreter
     assert process.process.args[:3] == [sys.executable, "-m", "xsearch"]
 
 
+def test_a_forked_zygote_is_waited_for_and_killed_like_a_started_one():
+    # What a worker does with its zygote's process (alive, close, kill, wait), on the zygote a driver forks.
+    ended = Zygote.fork(lambda: None)
+    assert ended.alive()
+    ended.close()  # the end of its input ends it
+    assert ended.process.wait() == 0 and not ended.alive()
+    killed = Zygote.fork(lambda: None)
+    killed.process.kill()
+    assert killed.process.wait() == -signal.SIGKILL
+    reaped = Zygote.fork(lambda: None)
+    reaped.process.stdin.close()
+    os.waitpid(reaped.process.pid, 0)  # reaped elsewhere, its status gone: ended, not an error
+    assert reaped.process.wait() == 0 and not reaped.alive()
+
+
 def _parent(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
 

@@ -55,6 +55,14 @@ def train_run(run_dir: Path, *overrides, callbacks=()) -> dict:
     return train(load_settings(cfg), OmegaConf.to_container(cfg, resolve=True), run_dir, callbacks=callbacks)
 
 
+def pytest_collection_modifyitems(items):
+    """The slow tests first, each file's still together (a module's fixtures are made once): pytest-xdist hands
+    tests out in this order, so the last to run are the second-long ones, which the two workers share out until
+    both are done. In the files' own order a worker ran a minute-long sweep test alone at the end while the other
+    sat idle."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: each group keeps its order
+
+
 @pytest.fixture(autouse=True)
 def _only_slow_tests_start_processes(request):
     processes.allowed = request.node.get_closest_marker("slow") is not None

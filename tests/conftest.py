@@ -57,9 +57,9 @@ def train_run(run_dir: Path, *overrides, callbacks=()) -> dict:
 
 def pytest_collection_modifyitems(items):
     """The slow tests first, each file's still together (a module's fixtures are made once): pytest-xdist hands
-    tests out in this order, so the last to run are the second-long ones, which the two workers share out until
-    both are done. In the files' own order a worker ran a minute-long sweep test alone at the end while the other
-    sat idle."""
+    tests out in this order, so the last to run are the second-long ones, which a worker that has run out takes
+    from the other (`--dist worksteal`, pyproject) until both are done. In the files' order the last were the
+    sweep and watchdog tests, a minute each."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: each group keeps its order
 
 

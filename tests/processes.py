@@ -116,10 +116,15 @@ def wait_for(condition, *, timeout: float, what: str, every: float = 0.1):
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
+def stat(pid: int) -> list[str]:
+    """The fields of /proc/<pid>/stat after the command's name: state, parent pid, ..."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def gone(pid: int) -> bool:
     """Whether `pid` has exited (a zombie counts as gone: it runs no more)."""
     try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        state = stat(pid)[0]
     except (FileNotFoundError, IndexError):
         return True
     return state in ("Z", "X")

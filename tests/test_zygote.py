@@ -10,7 +10,7 @@ from pathlib import Path
 
 import optuna
 import pytest
-from processes import wait_for
+from processes import stat, wait_for
 from test_watchdog import TRIAL, training
 
 from xsearch.contract import TRIAL_LOG
@@ -95,7 +95,7 @@ def test_a_forked_zygote_is_waited_for_and_killed_like_a_started_one():
 
 
 def _parent(pid: int) -> int:
-    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    return int(stat(pid)[1])
 
 
 def _command(pid: int) -> list[bytes]:

@@ -74,7 +74,7 @@ def test_the_other_way_round_flips_the_sign_and_the_interval(tmp_path):
 @pytest.mark.parametrize("block, named", [
     ("compare segments=3 vs Xception (the paper's point)", "no comparison 'segments=3'"),  # not in the space
     ("compare segmnts=8 vs Xception (the paper's point)", "no comparison 'segmnts=8'"),
-    ("pionts", "no such table; valid: headline, points"),
+    ("pionts", "no such table; valid: headline, sensitivity, points"),
     # both points ran, and the family does not compare them (they are not neighbours along the spectrum)
     ("compare segments=8 vs segments=8", "no comparison 'segments=8' vs 'segments=8'"),
 ])

@@ -11,7 +11,7 @@ from test_report import outcome_bits
 from test_sweep import load, run
 
 from xsearch import contract
-from xsearch.inference import sequential
+from xsearch.inference import comparisons, sequential
 from xsearch.outcomes import Outcomes
 from xsearch.sweep.decide import Decider, Step, analysis_of
 from xsearch.sweep.launch import prepare
@@ -85,6 +85,32 @@ def test_an_undecided_comparison_gets_the_next_unused_seeds_for_both_its_points_
     assert look["undecided"] == 1 and sum(look["added"].values()) == 6
     assert not study.user_attrs[contract.DECIDE]["final"]
     assert decider.step(study) == Step.WAIT  # the next look needs the queued seeds run first
+
+
+def test_a_look_an_earlier_method_took_is_retaken_from_the_trials_it_saw_and_kept_as_superseded():
+    # The study's first look was taken by an earlier method (no method recorded), which asked for nothing and
+    # queued seed 3 of depthwise. Since then seed 3 of depthwise completed, far from the rest; the re-taken look
+    # must not see it (it was not there at the look), and asks this method's seeds for both points.
+    settings = settings_of(*DECIDED)
+    spread = {0: 0.0, 1: 0.02, 2: -0.02}
+    study = study_with(settings, {(8, s): 0.77 + d for s, d in spread.items()}
+                       | {("depthwise", s): 0.80 + d for s, d in spread.items()} | {("depthwise", 3): 0.95})
+    earlier = {"seeds": 3, "distinguishable": 1, "equivalent": 0, "undecided": 0, "added": {"depthwise": 1}}
+    study.set_user_attr(contract.DECIDE, {"schedule": [3, 6, 12], "resolution": 0.01, "looks": [earlier],
+                                          "final": False})
+    decider = Decider(settings)
+    decider.record_plan(study)
+    assert decider.step(study) == Step.RUN
+    decided = study.user_attrs[contract.DECIDE]
+    assert decided["method"] == comparisons.METHOD and not decided["final"]
+    assert decided["superseded"] == [{"look": 1, "method": None, "seen": earlier}]
+    (look,) = decided["looks"]
+    assert look["seeds"] == 3 and look["undecided"] == 1  # seed 3 of depthwise unseen
+    assert look["added"] == {"segments=8": 3, "Xception (the paper's point)": 3}
+    queued = sorted((str(t.system_attrs["fixed_params"]["model.segments"]), t.system_attrs["fixed_params"]["seed"])
+                    for t in study.get_trials(states=(TrialState.WAITING,)))
+    assert queued == [("8", 3), ("8", 4), ("8", 5), ("depthwise", 4), ("depthwise", 5)]  # depthwise 3 ran already
+    assert decider.step(study) == Step.WAIT  # re-taken once: the next step is the next look's, once they ran
 
 
 def test_a_difference_no_number_of_seeds_up_to_the_cap_decides_adds_nothing():

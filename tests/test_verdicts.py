@@ -13,9 +13,9 @@ from optuna.trial import TrialState
 from test_report import add, new_study
 
 from xsearch import contract
+from xsearch.inference import family
 from xsearch.inference.comparisons import analyse
 from xsearch.inference.sequential import Record
-from xsearch.inference.stats import holm
 from xsearch.outcomes import Outcomes
 from xsearch.report import write_report
 from xsearch.report.records import sweep_data
@@ -182,11 +182,28 @@ def test_points_that_differ_in_several_knobs_each_get_an_interval_and_no_compari
 
 def test_both_kinds_of_verdict_are_adjusted_as_one_family(tmp_path):
     found = made(tmp_path, lambda seg, seed: {2: 0.60, 8: 0.695, "depthwise": 0.70}[seg] + 0.004 * seed)
-    raw = [c.estimate.p_differs() for c in found.comparisons] + [c.estimate.p_within(0.01) for c in found.comparisons]
-    adjusted = holm(raw)
-    m = len(found.comparisons)
-    assert [c.p_differs for c in found.comparisons] == pytest.approx(adjusted[:m])
-    assert [c.p_within for c in found.comparisons] == pytest.approx(adjusted[m:])
+    differs, within = family.adjusted([c.estimate.p_differs() for c in found.comparisons],
+                                      [c.estimate.p_within(0.01) for c in found.comparisons])
+    assert [c.p_differs for c in found.comparisons] == pytest.approx(differs)
+    assert [c.p_within for c in found.comparisons] == pytest.approx(within)
+    assert all(c.p_differs >= c.estimate.p_differs() for c in found.comparisons)
+
+
+def test_the_sensitivity_line_names_the_verdicts_that_sharing_seed_variance_would_change(tmp_path):
+    # Depthwise's seeds scatter by a point either way, the others' by a tenth of one (no less than each seed's own
+    # image noise on 2,000 images): sharing one seed variance would lend depthwise their calm and call 8 segments
+    # against it distinguishable; each point's own seeds cannot.
+    scatter = {2: 0.001, 8: 0.001, "depthwise": 0.01}
+    found = made(tmp_path, lambda seg, seed: {2: 0.66, 8: 0.70, "depthwise": 0.725}[seg] + scatter[seg] * (seed - 1))
+    verdicts = by_labels(found)
+    assert verdicts[("segments=8", "Xception (the paper's point)")].verdict == "undecided"
+    assert found.sensitivity.startswith("No verdict here depends on sharing seed variance across points")
+    assert "segments=8 vs Xception (the paper's point) (undecided -> distinguishable)" in found.sensitivity
+    assert "(6 degrees of freedom)" in found.sensitivity
+    summary = (write_report(tmp_path, wandb=False) / "summary.md").read_text()
+    assert found.sensitivity in summary
+    calm = made(tmp_path / "calm", lambda seg, seed: {2: 0.60, 8: 0.70, "depthwise": 0.80}[seg] + 0.002 * seed)
+    assert calm.sensitivity.endswith("would change none.")
 
 
 def test_the_headline_prices_deciding_at_the_level_and_in_the_steps_a_decided_sweep_would_use(tmp_path):
@@ -202,7 +219,7 @@ def test_the_headline_prices_deciding_at_the_level_and_in_the_steps_a_decided_sw
              if c.seeds_needed is not None and c.seeds_needed <= 10]
     assert steps, "the case must have a comparison a decided sweep would decide"
     sentence = found.headline.split("sweep.decide=true sweep.max_seeds=10 ")[1]
-    assert sentence.startswith(f"(looks at 3, 6 and 10 seeds, each at alpha/3) would decide {len(steps)} of the ")
+    assert sentence.startswith(f"(looks at 3, 6 and 10 seeds, each at alpha/3) would give {len(steps)} of the ")
     trials = int(re.search(r"with about (\d+) more trials", sentence)[1])
     assert 2 * (min(steps) - 3) <= trials <= 2 * sum(n - 3 for n in steps)
     # A sweep that decides already has its looks: no suggestion to decide it.

@@ -6,14 +6,20 @@ knob, such as segments 1, 2, 4, 8, depthwise, or any two values of an unordered 
 each point against a paper's point (the paper's values for every knob the paper has) where they differ in one
 knob alone. A comparison is
 
-- **distinguishable** when its Holm-adjusted p value for "no difference" is below the level (alpha / looks);
-- **equivalent** within +-resolution when its Holm-adjusted p value for "a difference of at least the
-  resolution" is below the level (unadjusted, that is its two-sided interval at that level lying inside
-  +-resolution); both kinds of p value are adjusted as one family;
-- **undecided** otherwise, with the seeds per point that would decide it and the floor the test set sets.
+- **distinguishable** when its adjusted p value for "no difference" is below the level (alpha / looks);
+- **equivalent** within +-resolution when its adjusted p value for "a difference of at least the resolution" is
+  below the level (unadjusted, that is the two one-sided tests: its 1 - 2 x level interval inside
+  +-resolution); both kinds are adjusted as one family, by a closed test that counts at most one true null a
+  comparison (xsearch/inference/family.py);
+- **undecided** otherwise, with the seeds per point that would decide it with 80% probability were the
+  difference what it looks now (xsearch/inference/planning.py), or the floor the test set sets.
+
+Each point's seed variance is its own: a comparison's interval uses its two points' seeds alone (Welch's way),
+so a point whose seeds vary more than the others' cannot borrow their calm. What sharing them would change is
+reported beside the verdicts (`sharing_changes`), never used for them.
 
 A sweep that adds seeds while it looks (`sweep.decide`) makes up to `looks` looks; each spends alpha / looks
-(Bonferroni over the looks, Holm within each; xsearch/inference/sequential.py says what that bounds).
+(Bonferroni over the looks, the closed test within each; xsearch/inference/sequential.py says what that bounds).
 """
 
 from __future__ import annotations
@@ -26,10 +32,15 @@ from typing import Any
 import numpy as np
 
 from xsearch import contract
+from xsearch.inference import family as multiplicity
 from xsearch.inference import stats
+from xsearch.inference.planning import Projection
 from xsearch.model.config import XceptionConfig
 from xsearch.outcomes import Outcomes
 
+# The method the verdicts are reached by, recorded with a decided study's looks: a study whose looks an earlier
+# method took has its last look re-taken by this one, from the same trials (xsearch/sweep/decide.py).
+METHOD = "each point's own seeds (Welch), one closed test over both verdicts, TOST"
 PAPER = {f"model.{key}": value for key, value in dataclasses.asdict(XceptionConfig()).items()}
 DISTINGUISHABLE, EQUIVALENT, UNDECIDED = "distinguishable", "equivalent", "undecided"
 
@@ -69,10 +80,11 @@ class Comparison:
     kind: str  # "neighbours" or "vs the paper"
     estimate: stats.Estimate | None  # a - b; None where the two cannot be compared (see `why`)
     paired: bool  # image by image (the same test images)
-    p_differs: float  # Holm-adjusted over the family
-    p_within: float  # Holm-adjusted over the family
+    p_differs: float  # adjusted over the family (xsearch/inference/family.py)
+    p_within: float  # adjusted over the family
     verdict: str
-    seeds_needed: int | None = None  # per point, to decide an undecided comparison (None: no number would)
+    seeds_needed: int | None = None  # per point, to decide an undecided comparison with POWER's chance, were the
+    # difference what it looks now (None: no number would)
     floor: float | None = None  # the half width no number of seeds goes below on these images
     why: str | None = None  # why there is no estimate
 
@@ -155,7 +167,7 @@ def varied_keys(trials: Sequence[Scored]) -> list[str]:
     return [k for k in keys if len({repr(t.params.get(k)) for t in trials}) > 1]
 
 
-def _points(trials: Sequence[Scored], keys: list[str], order: list[tuple]) -> dict[tuple, Point]:
+def _points(trials: Sequence[Scored], keys: list[str], order: list[tuple], shared: bool) -> dict[tuple, Point]:
     grouped: dict[tuple, dict[int, Outcomes]] = {}
     for trial in trials:  # in trial order: a seed scored twice at a point (a grid run again) keeps its latest
         grouped.setdefault(tuple(trial.params.get(k) for k in keys), {})[trial.seed] = trial.outcomes
@@ -170,27 +182,28 @@ def _points(trials: Sequence[Scored], keys: list[str], order: list[tuple]) -> di
                                seeds=tuple(by_seed), image_set=sets.pop() if common else None,
                                spread=stats.Spread.of(table) if table is not None else None,
                                accuracies=tuple(o.accuracy for o in by_seed.values()))
-    # Seed variances shrink towards what the points scored on the same images share (stats.moderated).
-    for image_set in {p.image_set for p in points.values() if p.spread is not None}:
-        members = [v for v, p in points.items() if p.image_set == image_set]
-        for values, spread in zip(members, stats.moderated([points[v].spread for v in members])):
-            points[values] = dataclasses.replace(points[values], spread=spread)
+    if shared:  # one seed variance for the points scored on the same images (what `sharing_changes` asks)
+        for image_set in {p.image_set for p in points.values() if p.spread is not None}:
+            members = [v for v, p in points.items() if p.image_set == image_set]
+            for values, spread in zip(members, stats.shared([points[v].spread for v in members])):
+                points[values] = dataclasses.replace(points[values], spread=spread)
     return points
 
 
 def analyse(trials: Sequence[Scored], *, resolution: float, looks: int = 1, alpha: float = stats.ALPHA,
-            plan: bool = True) -> Analysis:
+            plan: bool = True, plan_cap: int = 10_000, shared: bool = False) -> Analysis:
     """Points, comparisons and verdicts of a study's scored trials (in trial order). With `plan`, each undecided
-    comparison also gets the seeds that would decide it and its floor.
+    comparison also gets the seeds that would decide it (None past `plan_cap`: a decided sweep asks only whether
+    its cap would) and its floor. `shared`: every point's seeds assumed to
+    vary alike (one pooled seed variance), for `sharing_changes`; the verdicts a report states never assume it.
 
-    Both verdicts share one family: Holm over every comparison's two p values at once (each comparison has at most
-    one true null: no difference, or one of at least the resolution), so the chance of any false verdict, of
-    either kind, is at most alpha."""
+    Both verdicts share one family (xsearch/inference/family.py): the chance of any false verdict, of either kind,
+    is at most alpha over all the looks."""
     keys = varied_keys(trials)
     key_values = [contract.value_order(t.params.get(k) for t in trials) for k in keys]
     present = {tuple(t.params.get(k) for k in keys) for t in trials}
     order = sorted(present, key=lambda v: [vals.index(x) for vals, x in zip(key_values, v)])
-    points = _points(trials, keys, order)
+    points = _points(trials, keys, order, shared)
     pairs = family(order, keys, key_values)
     level = alpha / looks
     estimates, reasons = [], []
@@ -205,9 +218,8 @@ def analyse(trials: Sequence[Scored], *, resolution: float, looks: int = 1, alph
         else:
             estimates.append(stats.unpaired_difference(pa.spread, pb.spread))
             reasons.append(None)
-    adjusted = stats.holm([e.p_differs() if e else 1.0 for e in estimates]
-                          + [e.p_within(resolution) if e else 1.0 for e in estimates])
-    differs, within = adjusted[:len(estimates)], adjusted[len(estimates):]
+    differs, within = multiplicity.adjusted([e.p_differs() if e else 1.0 for e in estimates],
+                                            [e.p_within(resolution) if e else 1.0 for e in estimates])
     comparisons = []
     for (a, b, kind), estimate, why, p_d, p_w in zip(pairs, estimates, reasons, differs, within):
         pa, pb = points[a], points[b]
@@ -215,9 +227,42 @@ def analyse(trials: Sequence[Scored], *, resolution: float, looks: int = 1, alph
         needed = floor = None
         paired = estimate is not None and pa.image_set == pb.image_set
         if plan and verdict == UNDECIDED and paired and min(len(pa.seeds), len(pb.seeds)) >= 2:
-            projection = stats.Projection(pa.spread, pb.spread)
-            planning = level / max(2 * len(pairs), 1)  # the strictest step of Holm's: a count safe to plan on
-            needed = projection.seeds_to_decide(resolution, planning)
+            projection = Projection(pa.spread, pb.spread)
+            planning = level / max(len(pairs), 1)  # the closed test's strictest step: a count safe to plan on
+            needed = projection.seeds_to_decide(resolution, planning, cap=plan_cap)
             floor = projection.floor(planning)
         comparisons.append(Comparison(pa, pb, kind, estimate, paired, p_d, p_w, verdict, needed, floor, why))
     return Analysis(keys, [points[v] for v in order], comparisons, alpha, looks, resolution)
+
+
+@dataclasses.dataclass(frozen=True)
+class Change:
+    """A verdict that sharing seed variances across the points would change."""
+
+    comparison: Comparison  # as stated (each point's own seeds)
+    shared: str  # the verdict were every point's seeds assumed to vary alike
+
+
+@dataclasses.dataclass(frozen=True)
+class Sensitivity:
+    """Which verdicts depend on how the points' seed variances are treated: the report's own use each point's
+    seeds alone; `changes` are the verdicts that one pooled variance would change. `bartlett`: the p value of
+    Bartlett's test that the points' seed variances are equal (None where it cannot be computed)."""
+
+    changes: list[Change]
+    bartlett: float | None
+    pooled_dof: float | None
+
+
+def sharing_changes(trials: Sequence[Scored], analysis: Analysis) -> Sensitivity:
+    """The verdicts that would change were the points' seed variances shared (the same analysis, one pooled seed
+    variance a set of images)."""
+    pooled = analyse(trials, resolution=analysis.resolution, looks=analysis.looks, alpha=analysis.alpha,
+                     plan=False, shared=True)
+    changes = [Change(own, other.verdict) for own, other in zip(analysis.comparisons, pooled.comparisons)
+               if own.verdict != other.verdict]
+    spreads = [p.spread for p in analysis.points if p.spread is not None]
+    sets = {p.image_set for p in analysis.points if p.spread is not None}
+    single = len(sets) == 1
+    dofs = [p.spread.seed_dof for p in pooled.points if p.spread is not None and p.spread.seeds > 1]
+    return Sensitivity(changes, stats.bartlett(spreads) if single else None, dofs[0] if single and dofs else None)

@@ -38,12 +38,15 @@ class Look:
 class Record:
     """A decided study's plan and looks, kept in the study itself (its `contract.DECIDE` user attribute), so that
     every driver of it and the report read the same: the seeds per point at each look, fixed before any result,
-    the resolution its verdicts use, the looks made so far, and whether the last was final."""
+    the resolution its verdicts use, the looks made so far, whether the last was final, the method they were
+    taken by (`comparisons.METHOD`; None: before methods were recorded) and the looks a newer method re-took."""
 
     schedule: list[int]
     resolution: float
     looks: list[Look] = dataclasses.field(default_factory=list)
     final: bool = False
+    method: str | None = None
+    superseded: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # {look, method, seen: Look}
 
     @classmethod
     def of(cls, attr: dict[str, Any] | None) -> Record | None:
@@ -51,7 +54,8 @@ class Record:
         if not attr:
             return None
         return cls(schedule=list(attr["schedule"]), resolution=float(attr["resolution"]),
-                   looks=[Look(**look) for look in attr.get("looks", [])], final=bool(attr.get("final", False)))
+                   looks=[Look(**look) for look in attr.get("looks", [])], final=bool(attr.get("final", False)),
+                   method=attr.get("method"), superseded=list(attr.get("superseded", [])))
 
     def as_attr(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -13,8 +13,9 @@ which the two-way analysis of variance of the S x N table estimates without bias
 between two points scored on the same images pairs them image by image: its image part is the variance of the
 *difference* of the two points' per-image rates, small when they find the same images hard, and it does not
 shrink as seeds are added; that is the floor a test set's size sets. Seeds are not paired across points. The
-seeds' part is estimated from few seeds (its degrees of freedom shared across a study's points, `moderated`), the
-images' part from thousands of images; the interval is the fiducial one for their sum (`Estimate`).
+seeds' part is estimated from each point's own few seeds (a difference's from its two points', Welch's way:
+points' seeds may vary unequally, and a few seeds cannot show that they do not), the images' part from thousands
+of images; the interval is the fiducial one for their sum (`Estimate`).
 
 Only numpy and scipy: the report, the sweep driver and the simulation (benchmarks/inference.py) share it.
 """
@@ -78,8 +79,8 @@ class Spread:
     seed_ms: float  # the variance of the per-seed accuracies
     rest_ms: float  # the seed x image mean square (var_rest's estimate; (S - 1)(N - 1) degrees of freedom)
     rates: np.ndarray  # each image's rate over the seeds, [N]
-    seed_dof: float = math.nan  # seed_ms's degrees of freedom: S - 1, more once moderated (`moderated`)
-    pool_dof: float = math.nan  # moderated: the degrees of freedom of all the points it shares its prior with
+    seed_dof: float = math.nan  # seed_ms's degrees of freedom: S - 1 (all the points' together once `shared`)
+    pool_dof: float = math.nan  # `shared`: the degrees of freedom of the pool its variance came from
 
     @classmethod
     def of(cls, correct: np.ndarray) -> Spread:
@@ -119,87 +120,74 @@ class Spread:
         return [Term(-self.rest_ms / (self.seeds * self.images), (self.seeds - 1) * (self.images - 1))]
 
 
-def _trigamma_inverse(x: float) -> float:
-    """y with trigamma(y) = x (Newton's method from limma's trigammaInverse, Smyth 2004)."""
-    if x > 1e7:
-        return 1 / math.sqrt(x)
-    if x < 1e-6:
-        return 1 / x
-    y = 0.5 + 1 / x
-    for _ in range(50):
-        tri = float(special.polygamma(1, y))
-        step = tri * (1 - tri / x) / float(special.polygamma(2, y))
-        y += step
-        if -step / y < 1e-8:
-            break
-    return y
-
-
-@dataclasses.dataclass(frozen=True)
-class Prior:
-    """What the seed variances of a study's points share (Smyth's empirical Bayes, limma's fitFDist): a typical
-    value and how many degrees of freedom it is worth to each point."""
-
-    scale: float
-    dof: float  # 0: nothing shared; at most the points' degrees of freedom together
-
-
-def seed_prior(spreads: Sequence[Spread]) -> Prior:
-    """Fits the prior the points' seed variances are drawn from: each is scale x F(its dof, prior dof). Points with
-    a single seed tell nothing; fewer than three points with two or more: nothing is shared."""
-    known = [s for s in spreads if s.seeds > 1]
-    if len(known) < 3:
-        return Prior(math.nan, 0.0)
-    variances = np.array([s.seed_ms for s in known])
-    dofs = np.array([s.seeds - 1.0 for s in known])
-    positive = variances[variances > 0]
-    floor = 1e-5 * float(np.median(positive)) if len(positive) else 1e-12
-    # Seeds that agree to the image give a variance of 0, whose log is not finite: the fit of the prior's spread
-    # takes a small positive stand-in for it; the prior's scale takes the variances as they are.
-    logs = np.log(np.maximum(variances, floor)) - special.digamma(dofs / 2) + np.log(dofs / 2)
-    mean = float(logs.mean())
-    excess = float(((logs - mean) ** 2).sum() / (len(logs) - 1) - special.polygamma(1, dofs / 2).mean())
-    # The prior is itself estimated from these points: it is worth at most the degrees of freedom they all have
-    # (limma assumes thousands of genes; a study has a handful of points). Its scale is their pooled variance,
-    # unbiased for the mean (limma's log-scale one runs low with a handful of points).
-    pooled = float(dofs.sum())
-    scale = float((dofs * variances).sum() / pooled)
-    if excess <= 0:
-        return Prior(scale, pooled)
-    return Prior(scale, min(2 * _trigamma_inverse(excess), pooled))
-
-
-def moderated(spreads: Sequence[Spread]) -> list[Spread]:
-    """Each point's seed variance shrunk towards what the study's points share, with the degrees of freedom that
-    buys: two seeds alone give one, and a t interval on one degree of freedom is twelve standard errors wide.
-    Points whose seed variances disagree share little (the prior's dof comes out small), so a point that truly
-    varies more keeps its own."""
-    prior = seed_prior(spreads)
-    if prior.dof == 0:
+def shared(spreads: Sequence[Spread]) -> list[Spread]:
+    """The points' seed variances replaced by one they all share: their pooled (floored) seed mean square, on the
+    degrees of freedom of all their seeds together. Right only if every point's seeds vary alike, which a few
+    seeds a point cannot check: the verdicts never rest on it; the report says which would change under it
+    (`comparisons.sharing_changes`)."""
+    known = [s.floored() for s in spreads if s.seeds > 1]
+    if len(known) < 2:
         return list(spreads)
-    pooled = sum(s.seeds - 1 for s in spreads if s.seeds > 1)
-    out = []
-    for s in spreads:
-        if s.seeds < 2:
-            out.append(s)
-            continue
-        own = s.seeds - 1
-        shrunk = (prior.dof * prior.scale + own * s.seed_ms) / (prior.dof + own)
-        out.append(dataclasses.replace(s, seed_ms=shrunk, seed_dof=min(prior.dof + own, pooled), pool_dof=pooled))
-    return out
+    pooled_dof = float(sum(s.seeds - 1 for s in known))
+    pooled = sum((s.seeds - 1) * s.seed_ms for s in known) / pooled_dof
+    return [dataclasses.replace(s, seed_ms=pooled, seed_dof=pooled_dof, pool_dof=pooled_dof) if s.seeds > 1 else s
+            for s in spreads]
+
+
+def bartlett(spreads: Sequence[Spread]) -> float | None:
+    """Bartlett's test that the points' seed variances are equal (their floored seed mean squares): its p value, or
+    None with fewer than two points of two seeds or more. Sensitive to heavy tails, so a hint, never a switch."""
+    known = [s.floored() for s in spreads if s.seeds > 1]
+    if len(known) < 2 or any(s.seed_ms <= 0 for s in known):
+        return None
+    dofs = np.array([s.seeds - 1.0 for s in known])
+    variances = np.array([s.seed_ms for s in known])
+    total = dofs.sum()
+    pooled = float((dofs * variances).sum() / total)
+    statistic = total * math.log(pooled) - float((dofs * np.log(variances)).sum())
+    correction = 1 + (float((1 / dofs).sum()) - 1 / total) / (3 * (len(known) - 1))
+    return float(stats.chi2.sf(statistic / correction, len(known) - 1))
 
 
 GRID = 4000  # equal slices of probability the seeds' chi-square is integrated over
 TAIL = 400  # the first slice again in log-spaced pieces: small chi-square draws make the far tails of the error
 
 
-@functools.lru_cache(maxsize=256)
+DOF_STEPS = 256  # chi-square tables are kept at degrees of freedom 2^(k / DOF_STEPS), a 0.27% step
+
+
 def _chi2_nodes(dof: float) -> tuple[np.ndarray, np.ndarray]:
     """Draws that stand for a chi-square with `dof` degrees of freedom, divided by dof (mean 1), and their
-    weights: its quantiles at the midpoints of GRID equal slices of probability, the first slice cut finer."""
-    edges = np.concatenate([[0.0], np.geomspace(1e-15, 1 / GRID, TAIL), np.arange(2, GRID + 1) / GRID])
-    middles = (edges[:-1] + edges[1:]) / 2
-    return stats.chi2.ppf(middles, dof) / dof, np.diff(edges)
+    weights: its quantiles at the midpoints of GRID equal slices of probability, the first slice cut finer.
+    Welch's degrees of freedom are continuous, and a table costs milliseconds: tables are kept at degrees of
+    freedom a fixed ratio apart and the draws between two of them interpolated linearly (a half width at 95% or
+    at 99.9% moves by about 1e-5 of itself at most, from 1 dof up; at a power of two it is exact)."""
+    position = math.log2(dof) * DOF_STEPS
+    low = math.floor(position + 1e-9)
+    share = position - low
+    if share < 1e-9 or dof > 1000:
+        return _chi2_table(dof), _WEIGHTS
+    return ((1 - share) * _chi2_table(2 ** (low / DOF_STEPS)) + share * _chi2_table(2 ** ((low + 1) / DOF_STEPS)),
+            _WEIGHTS)
+
+
+_EDGES = np.concatenate([[0.0], np.geomspace(1e-15, 1 / GRID, TAIL), np.arange(2, GRID + 1) / GRID])
+_MIDDLES = (_EDGES[:-1] + _EDGES[1:]) / 2
+_WEIGHTS = np.diff(_EDGES)
+
+
+@functools.lru_cache(maxsize=2048)
+def _chi2_table(dof: float) -> np.ndarray:
+    return 2 * special.gammaincinv(dof / 2, _MIDDLES) / dof
+
+
+def _sf(x: np.ndarray) -> np.ndarray:
+    """The standard normal's upper tail (scipy's ufunc, without the distribution object's checks)."""
+    return special.ndtr(-x)
+
+
+def _pdf(x: np.ndarray) -> np.ndarray:
+    return np.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -243,7 +231,7 @@ class Estimate:
         scales, weights = self._scales()
         if not scales.any():  # no spread at all: the error is 0
             return 0.5 if distance == 0 else 0.0 if distance > 0 else 1.0
-        return float((stats.norm.sf(distance / scales) * weights).sum())
+        return float((_sf(distance / scales) * weights).sum())
 
     def half_width(self, alpha: float = ALPHA) -> float:
         """The half width of the two-sided 1 - alpha interval: where the tail is alpha / 2 (Newton's method on the
@@ -256,7 +244,7 @@ class Estimate:
         target = alpha / 2
 
         def excess(q: float) -> float:
-            return float((stats.norm.sf(q / scales) * weights).sum()) - target
+            return float((_sf(q / scales) * weights).sum()) - target
 
         low, high = 0.0, self.se * float(stats.t.isf(target, min(self.seed_dof, 1e6)))
         while excess(high) > 0:  # the t of the whole with the seeds' dof: a bracket in practice; widened if not
@@ -270,7 +258,7 @@ class Estimate:
                 low = q
             else:
                 high = q
-            slope = -float((stats.norm.pdf(q / scales) / scales * weights).sum())
+            slope = -float((_pdf(q / scales) / scales * weights).sum())
             step = q - value / slope if slope < 0 else (low + high) / 2
             q = step if low < step < high else (low + high) / 2
         return q
@@ -286,11 +274,12 @@ class Estimate:
         return min(1.0, 2 * self.tail(abs(self.value)))
 
     def p_within(self, margin: float) -> float:
-        """p value for "the true value lies within +-margin" (two one-sided tests, doubled): below alpha exactly
-        when the two-sided 1 - alpha interval lies inside the margin."""
+        """p value for "the true value lies within +-margin": the two one-sided tests (TOST, Schuirmann 1987),
+        the larger of their p values. Below alpha exactly when the two-sided 1 - 2 alpha interval lies inside the
+        margin (a 90% interval at the usual 5%)."""
         if not self.known:
             return 1.0
-        return min(1.0, 2 * max(self.tail(margin - self.value), self.tail(margin + self.value)))
+        return min(1.0, max(self.tail(margin - self.value), self.tail(margin + self.value)))
 
 
 def _estimate(value: float, seed_terms: list[Term], image_terms: list[Term]) -> Estimate:
@@ -326,75 +315,21 @@ def point(spread: Spread) -> Estimate:
 
 def difference(a: Spread, b: Spread) -> Estimate:
     """a - b for two points scored on the same images, paired image by image."""
-    return _shared_prior(_estimate(a.mean - b.mean, *difference_terms(a.floored(), b.floored())), a, b)
+    return _one_pool(_estimate(a.mean - b.mean, *difference_terms(a.floored(), b.floored())), a, b)
 
 
-def _shared_prior(estimate: Estimate, a: Spread, b: Spread) -> Estimate:
-    """Two seed variances shrunk towards one prior are not independent: together they are worth no more degrees
-    of freedom than the pool they share (Welch's sum would count the pool twice)."""
+def _one_pool(estimate: Estimate, a: Spread, b: Spread) -> Estimate:
+    """Two points given one shared seed variance (`shared`) are not independent: together they are worth no more
+    degrees of freedom than the pool (Welch's sum would count it twice)."""
     if math.isfinite(a.pool_dof) and a.pool_dof == b.pool_dof and estimate.seed_dof > a.pool_dof:
         return dataclasses.replace(estimate, seed_dof=a.pool_dof)
     return estimate
 
 
 def unpaired_difference(a: Spread, b: Spread) -> Estimate:
-    """a - b for two points scored on different images: their errors add. (They never share a prior: seed
-    variances are moderated among the points of one image set.)"""
+    """a - b for two points scored on different images: their errors add (each point's seeds on their own)."""
     pa, pb = point(a), point(b)  # each image part a variance of its own, each kept at 0 or more
     seed_terms = a.floored().seed_terms() + b.floored().seed_terms()
     return dataclasses.replace(_estimate(a.mean - b.mean, seed_terms, []), image_var=pa.image_var + pb.image_var)
 
 
-def holm(p_values: Sequence[float]) -> list[float]:
-    """Holm's step-down adjustment: the family of comparisons keeps its error rate, whatever their number."""
-    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
-    adjusted = [1.0] * len(p_values)
-    running = 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (len(p_values) - rank) * p_values[i]))
-        adjusted[i] = running
-    return adjusted
-
-
-@dataclasses.dataclass(frozen=True)
-class Projection:
-    """What more seeds would do to a difference: estimated from the two points' spreads, for `seeds` per point."""
-
-    a: Spread
-    b: Spread
-
-    def estimate(self, seeds: int) -> Estimate:
-        a, b, images = self.a, self.b, self.a.images
-        more = {id(s): seeds - s.seeds for s in (a, b)}  # the degrees of freedom the new seeds bring
-        seed_var, seed_dof = satterthwaite([Term((s.var_seed + s.rest_ms / images) / seeds, s.seed_dof + more[id(s)])
-                                            for s in (a, b)])
-        if math.isfinite(a.pool_dof) and a.pool_dof == b.pool_dof:  # their shared pool, grown by the new seeds
-            seed_dof = min(seed_dof, a.pool_dof + more[id(a)] + more[id(b)])
-        image_var = float(np.var(a.rates - b.rates, ddof=1)) - a.rest_ms / a.seeds - b.rest_ms / b.seeds
-        return Estimate(a.mean - b.mean, seed_var, seed_dof, max(image_var, 0.0) / images)
-
-    def floor(self, alpha: float) -> float:
-        """The half width no number of seeds goes below on these images."""
-        return float(stats.norm.isf(alpha / 2)) * self.estimate(2).image_se
-
-    def seeds_to_decide(self, margin: float, alpha: float, cap: int = 10_000) -> int | None:
-        """The fewest seeds per point at which the difference seen would be distinguishable or within +-margin at
-        level alpha (the interval of `Estimate` at that many seeds), or None when no number up to `cap` would do."""
-        start = max(self.a.seeds, self.b.seeds, 2)
-        value = abs(self.a.mean - self.b.mean)
-        if max(value, margin - value) <= self.floor(alpha):
-            return None
-
-        def decides(seeds: int) -> bool:
-            half = self.estimate(seeds).half_width(alpha)
-            return value > half or value + half < margin
-
-        if not decides(cap):
-            return None
-        low, high = start, cap  # decides(high) holds; find the least that does
-        if decides(low):
-            return low
-        while high - low > 1:
-            middle = (low + high) // 2
-            low, high = (low, middle) if decides(middle) else (middle, high)
-        return high

@@ -4,6 +4,7 @@ In a Markdown file, each `<!-- xsearch:NAME -->...<!-- /xsearch -->` is rewritte
 xsearch.report <sweep dir> --fill FILE`); the rest of the file is left alone. The names:
 
 - `headline`: what the study can tell, in one paragraph;
+- `sensitivity`: which verdicts depend on sharing seed variance across points, and what sharing would change;
 - `points`: each point's test accuracy over its seeds and test images, with the 95% interval;
 - `comparisons`: every comparison and its verdict;
 - `compare A vs B`: one comparison in brief (difference, interval, verdict), for a table cell;
@@ -26,6 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from xsearch import contract
+from xsearch.inference import sequential
 from xsearch.inference.comparisons import EQUIVALENT, PAPER_LABEL, Comparison, label
 from xsearch.report import agreement
 from xsearch.report.records import SweepData
@@ -76,7 +78,14 @@ def _looks(found: Findings, data: SweepData) -> str:
     rows = [[i + 1, look.seeds, look.distinguishable, look.equivalent, look.undecided,
              ", ".join(f"{point}: +{n}" for point, n in look.added.items()) or "none (final)"]
             for i, look in enumerate(data.decided.looks)]
-    return _table(["look", "seeds a point", "distinguishable", "equivalent", "undecided", "seeds added"], rows)
+    table = _table(["look", "seeds a point", "distinguishable", "equivalent", "undecided", "seeds added"], rows)
+    retaken = [(old["look"], old["method"] or "the method before methods were recorded",
+                sequential.Look(**old["seen"])) for old in data.decided.superseded]
+    notes = [f"Look {n} was first taken by {method} ({seen.distinguishable} distinguishable, {seen.equivalent} "
+             f"equivalent, {seen.undecided} undecided; seeds added: "
+             f"{', '.join(f'{p}: +{k}' for p, k in seen.added.items()) or 'none'}), and re-taken from the same "
+             f"trials by {data.decided.method}." for n, method, seen in retaken]
+    return "\n\n".join([table, *notes])
 
 
 def _trials(found: Findings, data: SweepData) -> str:
@@ -151,9 +160,9 @@ def _compare(text: str) -> Callable[[Findings, SweepData], str]:
     return render
 
 
-TABLES = {"headline": lambda found, data: found.headline, "points": _points, "comparisons": _comparisons,
-          "looks": _looks, "trials": _trials, "time": _time}
-INLINE = ("compare", "time", "headline")
+TABLES = {"headline": lambda found, data: found.headline, "sensitivity": lambda found, data: found.sensitivity,
+          "points": _points, "comparisons": _comparisons, "looks": _looks, "trials": _trials, "time": _time}
+INLINE = ("compare", "time", "headline", "sensitivity")
 
 
 def fill(text: str, found: Findings, data: SweepData, base: Path = Path()) -> str:

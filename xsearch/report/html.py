@@ -91,6 +91,8 @@ def _summary(data: SweepData) -> str:
 def _findings(found: Findings) -> str:
     """The headline, each point with its interval, and the verdicts."""
     parts = [f'<p class="headline">{escape(found.headline)}</p>']
+    if found.sensitivity:
+        parts.append(f"<p>{escape(found.sensitivity)}</p>")
     if found.points:
         parts.append("<h3>Points: test accuracy, 95% interval for new seeds and new test images</h3>"
                      + _table(list(POINT_COLUMNS), found.point_rows()))

@@ -18,14 +18,17 @@ from xsearch.inference.comparisons import (
     Analysis,
     Comparison,
     Scored,
+    Sensitivity,
     analyse,
+    sharing_changes,
 )
+from xsearch.inference.planning import POWER
 from xsearch.inference.stats import CONFIDENCE
 from xsearch.report.records import SweepData
 
 POINT_COLUMNS = ("point", "seeds", contract.TEST_ACCURACY, "low", "high")
-COMPARISON_COLUMNS = ("a", "b", "kind", "difference", "low", "high", "p_differs_holm", "p_within_holm", "verdict",
-                      "seeds_to_decide", "floor")
+COMPARISON_COLUMNS = ("a", "b", "kind", "difference", "low", "high", "p_differs_adjusted", "p_within_adjusted",
+                      "verdict", "seeds_to_decide", "floor")
 
 
 def points_text(value: float) -> str:
@@ -51,22 +54,44 @@ def sentence(c: Comparison, analysis: Analysis) -> str:
     margin = points_text(analysis.resolution)
     if c.verdict == DISTINGUISHABLE:
         better = c.a.label if interval.estimate > 0 else c.b.label
-        return f"{body}, distinguishable (Holm p = {c.p_differs:.2g}): {better} is better"
+        return f"{body}, distinguishable (adjusted p = {c.p_differs:.2g}): {better} is better"
     if c.verdict == EQUIVALENT:
-        return f"{body}, equivalent within ±{margin} points (Holm p = {c.p_within:.2g})"
-    body += f", undecided (Holm p = {c.p_differs:.2g} over {len(analysis.comparisons)} comparisons)"
+        return f"{body}, equivalent within ±{margin} points (adjusted p = {c.p_within:.2g})"
+    body += f", undecided (adjusted p = {c.p_differs:.2g} over {len(analysis.comparisons)} comparisons)"
     if c.seeds_needed is not None:
-        return f"{body}: about {c.seeds_needed} seeds per point would decide it"
+        return (f"{body}: {c.seeds_needed} seeds per point would decide it with {POWER:.0%} probability, were the "
+                "difference what it looks now")
     if c.floor is not None:
         return (f"{body}: no number of seeds decides it on these {c.a.spread.images} test images, which resolve no "
                 f"difference below {points_text(c.floor)} points")
     return body
 
 
+def sensitivity_line(sensitivity: Sensitivity | None, analysis: Analysis) -> str:
+    """Which verdicts depend on sharing seed variance across points: none do, as each comparison uses its own two
+    points' seeds; what pooling them would change is said, so that a reader sees how much the care costs."""
+    if sensitivity is None or not analysis.comparisons:
+        return ""
+    head = ("No verdict here depends on sharing seed variance across points: each comparison uses its own two "
+            "points' seeds.")
+    if sensitivity.pooled_dof is None:
+        return head
+    test = (f" (Bartlett's test of that: p = {sensitivity.bartlett:.2g}; a few seeds a point can show little)"
+            if sensitivity.bartlett is not None else "")
+    pooled = (f"One seed variance pooled over the {len(analysis.points)} points ({sensitivity.pooled_dof:.0f} "
+              f"degrees of freedom), were every point's seeds to vary alike{test},")
+    if not sensitivity.changes:
+        return f"{head} {pooled} would change none."
+    changed = "; ".join(f"{c.comparison.a.label} vs {c.comparison.b.label} ({c.comparison.verdict} -> {c.shared})"
+                        for c in sensitivity.changes)
+    return f"{head} {pooled} would change {len(sensitivity.changes)}: {changed}."
+
+
 @dataclasses.dataclass(frozen=True)
 class Findings:
     headline: str
     analysis: Analysis | None
+    sensitivity: str = ""  # which verdicts depend on sharing seed variance across points (`sensitivity_line`)
 
     @property
     def comparisons(self) -> list[Comparison]:
@@ -110,7 +135,7 @@ class Findings:
         return rows
 
     def markdown(self) -> list[str]:
-        lines = [f"**{self.headline}**", ""]
+        lines = [f"**{self.headline}**", ""] + ([self.sensitivity, ""] if self.sensitivity else [])
         if self.points:
             lines += [f"### Points: {contract.TEST_ACCURACY}, mean over seeds and test images, {CONFIDENCE:.0%} "
                       "interval for new seeds and new images", "",
@@ -130,8 +155,10 @@ def scored(data: SweepData) -> list[Scored]:
 def findings(data: SweepData) -> Findings:
     if not data.complete:
         return Findings("No trial has completed with its test outcomes: nothing to compare yet.", None)
-    analysis = analyse(scored(data), resolution=data.resolution, looks=data.looks)
-    return Findings(_headline(analysis, data), analysis)
+    trials = scored(data)
+    analysis = analyse(trials, resolution=data.resolution, looks=data.looks)
+    sensitivity = sharing_changes(trials, analysis) if analysis.comparisons else None
+    return Findings(_headline(analysis, data), analysis, sensitivity_line(sensitivity, analysis))
 
 
 SUGGESTED_CAP = 10  # the seeds per point a headline prices deciding at: the shipped sweep.max_seeds
@@ -188,15 +215,16 @@ def _headline(analysis: Analysis, data: SweepData) -> str:
         if needs:
             spread = (f"{needs[0]}" if needs[0] == needs[-1]
                       else f"{needs[0]} to {needs[-1]:,} (median {statistics.median(needs):.0f})")
-            parts.append(f"Undecided comparisons need {spread} seeds per point.")
+            parts.append(f"Undecided comparisons need {spread} seeds per point to be decided with {POWER:.0%} "
+                         "probability, were the differences what they look now.")
             cap = max(SUGGESTED_CAP, seeds[-1])
             plan = decided_plan(data, analysis, cap) if data.decided is None else None
             if plan and plan.decided:  # a sweep that decides already says so in its looks
                 pace = (f" (about {_duration(plan.trials * statistics.median(data.durations))} on one worker at this "
                         "sweep's pace)" if data.durations else "")
                 parts.append(f"sweep.decide=true sweep.max_seeds={cap} (looks at {_listed(plan.counts)} seeds, each "
-                             f"at alpha/{len(plan.counts)}) would decide {plan.decided} of the {len(undecided)}, were "
-                             f"the differences what they look now, with about {plan.trials} more trials{pace}.")
+                             f"at alpha/{len(plan.counts)}) would give {plan.decided} of the {len(undecided)} that "
+                             f"probability with about {plan.trials} more trials{pace}.")
         if stuck:
             floors = min(c.floor for c in stuck)
             parts.append(f"{len(stuck)} sit below what these test images resolve (nothing under "

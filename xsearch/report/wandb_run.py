@@ -58,6 +58,8 @@ def log_report(data: SweepData, names: list[str], rows: list[list[Any]], plots: 
         for state, number in counts(data).items():
             run.summary[f"count/{state}"] = number
         run.summary["headline"] = found.headline
+        if found.sensitivity:
+            run.summary["sensitivity"] = found.sensitivity
         info = {"id": run.id, "mode": mode, "dir": str(Path(run.dir).parent),
                 "url": None if run.offline else run.url}
     finally:

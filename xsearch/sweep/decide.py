@@ -17,7 +17,7 @@ from optuna.trial import TrialState
 
 from xsearch import contract
 from xsearch.inference import sequential
-from xsearch.inference.comparisons import Analysis, Scored, analyse, label
+from xsearch.inference.comparisons import METHOD, Analysis, Scored, analyse, label
 from xsearch.outcomes import Outcomes
 from xsearch.studies.trials import counted, retried_numbers
 from xsearch.sweep.settings import SweepSettings
@@ -47,27 +47,51 @@ class Decider:
     def record_plan(self, study: optuna.Study) -> None:
         """The looks, fixed before any result: the report spends the same share of alpha at each."""
         record = sequential.Record.of(study.user_attrs.get(contract.DECIDE))
-        if record is None or record.schedule != self.counts:
-            looks = record.looks if record else []
-            study.set_user_attr(contract.DECIDE, sequential.Record(self.counts, self.settings.resolution,
-                                                                   looks).as_attr())
+        if record is None:
+            record = sequential.Record(self.counts, self.settings.resolution, method=METHOD)
+            study.set_user_attr(contract.DECIDE, record.as_attr())
+        elif record.schedule != self.counts:
+            # A new cap: looking goes on from the looks made (a final look under the old cap is final no more).
+            study.set_user_attr(contract.DECIDE, dataclasses.replace(record, schedule=self.counts,
+                                                                     final=False).as_attr())
 
     def step(self, study: optuna.Study) -> Step:
         """Called under the study's lock when nothing is queued and the planned grid is taken."""
         trials = counted(study)
-        if any(t.state in (TrialState.RUNNING, TrialState.WAITING) for t in trials):
-            return Step.WAIT
         record = sequential.Record.of(study.user_attrs.get(contract.DECIDE)) or sequential.Record(
-            self.counts, self.settings.resolution)
+            self.counts, self.settings.resolution, method=METHOD)
         if record.final:
             return Step.DONE
+        if record.looks and record.method != METHOD:
+            return self._retake(study, trials, record)
+        if any(t.state in (TrialState.RUNNING, TrialState.WAITING) for t in trials):
+            return Step.WAIT
         analysis = analysis_of(study, resolution=self.settings.resolution, looks=len(self.counts))
         wanted = sequential.next_seeds(analysis, self.counts, look=len(record.looks) + 1)
         added = self._queue(study, trials, wanted, analysis.keys) if wanted is not None else {}
         record = dataclasses.replace(record, looks=[*record.looks, sequential.Look.of(analysis, added)],
-                                     final=not added)
+                                     final=not added, method=METHOD)
         study.set_user_attr(contract.DECIDE, record.as_attr())
         return Step.RUN if added else Step.DONE
+
+    def _retake(self, study: optuna.Study, trials, record: sequential.Record) -> Step:
+        """A study whose last look an earlier method took (xsearch upgraded mid-study): that look again, by this
+        method, from the trials it saw (each point's seeds up to that look's count; seeds queued since are not
+        looked at), queueing what this method asks for. The earlier look stays in the record, superseded."""
+        number = len(record.looks)
+        seen = set([*self.settings.planned_seeds, *self.settings.extra_seeds][:self.counts[number - 1]])
+        analysis = analyse([t for t in scored_trials(study) if t.seed in seen], resolution=self.settings.resolution,
+                           looks=len(self.counts))
+        wanted = sequential.next_seeds(analysis, self.counts, look=number)
+        if wanted is not None:
+            self._queue(study, trials, wanted, analysis.keys)
+        asked = {label(dict(zip(analysis.keys, values))): wanted.seeds - self.counts[number - 1]
+                 for values in wanted.points} if wanted is not None else {}
+        superseded = {"look": number, "method": record.method, "seen": dataclasses.asdict(record.looks[-1])}
+        record = dataclasses.replace(record, looks=[*record.looks[:-1], sequential.Look.of(analysis, asked)],
+                                     final=not asked, method=METHOD, superseded=[*record.superseded, superseded])
+        study.set_user_attr(contract.DECIDE, record.as_attr())
+        return Step.RUN if asked else Step.DONE
 
     def _queue(self, study: optuna.Study, trials, wanted: sequential.Next, keys: list[str]) -> dict[str, int]:
         """Queue the seeds each wanted point lacks: its next unused seeds, failed ones counted as used (a trial

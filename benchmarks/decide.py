@@ -26,6 +26,8 @@ from pathlib import Path
 
 import optuna
 
+from xsearch.inference.comparisons import Verdict
+
 ROOT = Path(__file__).resolve().parents[1]
 STUDY = "decide_bench"
 
@@ -68,8 +70,8 @@ def main(argv: list[str] | None = None) -> int:
           f"alpha/{len(decided['schedule'])}; {wall:.0f} s on {args.workers} workers")
     for number, look in enumerate(decided["looks"], 1):
         added = ", ".join(f"{k}: +{n}" for k, n in look["added"].items()) or "none (final)"
-        print(f"look {number} at {look['seeds']} seeds: {look['distinguishable']} distinguishable, "
-              f"{look['equivalent']} equivalent, {look['undecided']} undecided; added {added}")
+        counted = ", ".join(f"{look[v.value]} {v.value}" for v in Verdict)
+        print(f"look {number} at {look['seeds']} seeds: {counted}; added {added}")
     print("seeds per point: " + ", ".join(f"segments={k} {n}" for k, n in per_point.items()))
     print(f"trials: decided {len(trials)}, fixed design {fixed} ({most} seeds x {len(per_point)} points)")
     print(f"ratio fixed / decided trials: {fixed / len(trials):.2f}")

@@ -78,14 +78,14 @@ PATTERNS = ["equal", "paper 3x", "spread 1-3x", "near-tie", "t3 tails 1-3x"]
 
 def questions_points() -> list[dict]:
     """The study's points, each knob the paper has filled in from its default (as a sweep's trials record them)."""
-    paper = dataclasses.asdict(XceptionConfig())
+    paper = XceptionConfig().as_dict()
     points = OmegaConf.to_container(OmegaConf.load(QUESTIONS))["sweep"]["points"]
     keys = list(dict.fromkeys(k for p in points for k in p))
     return [{k: p.get(k, paper[k.removeprefix("model.")]) for k in keys} for p in points]
 
 
 POINTS = questions_points()
-PAPER_INDEX = next(i for i, p in enumerate(POINTS) if all(v == dataclasses.asdict(XceptionConfig())[k[6:]]
+PAPER_INDEX = next(i for i, p in enumerate(POINTS) if all(v == XceptionConfig().as_dict()[k[6:]]
                                                           for k, v in p.items()))
 
 

@@ -137,7 +137,7 @@ def test_slurm_worker_jobs_share_one_postgres_study_until_it_has_n_trials(tmp_pa
     jobs = {t.user_attrs["worker"].split(":")[1] for t in study.trials}
     assert len(jobs) == 2 and all(re.fullmatch(r"\d+_[01]", job) for job in jobs)  # ran in both array tasks
     results = json.loads((tmp_path / "results.json").read_text())
-    assert results["counts"] == {"COMPLETE": 6} and results["storage"] == postgres
+    assert results["counts"] == {"complete": 6} and results["storage"] == postgres
     assert (tmp_path / "report" / "index.html").is_file()
     secrets = passwords()
     assert secrets, "no password to look for: the server's is in PGPASSFILE or PGPASSWORD, or this check is empty"

@@ -91,7 +91,7 @@ def test_an_unreachably_small_budget_is_a_config_error_naming_the_closest_any_wi
 
 @pytest.mark.parametrize("kwargs,match", [
     (dict(metric="latency"), "model.budget.metric='latency' is invalid: expected one of params, flops"),
-    (dict(target=0), "model.budget.target=0 is invalid: expected 'xception' or a number > 0"),
+    (dict(target=0), "model.budget.target=0 is invalid: expected 'xception' or a finite number > 0"),
     (dict(target="resnet"), "model.budget.target='resnet' is invalid"),
 ])
 def test_invalid_budgets_are_clear_errors(kwargs, match):

@@ -13,9 +13,9 @@ from test_sweep import load, run
 from xsearch import contract
 from xsearch.inference import comparisons, sequential
 from xsearch.outcomes import Outcomes
+from xsearch.schema import ConfigError
 from xsearch.sweep.decide import Decider, Step, analysis_of
 from xsearch.sweep.launch import prepare
-from xsearch.validate import ConfigError
 
 
 def settings_of(*overrides):
@@ -47,7 +47,7 @@ DECIDED = ["+sweep=separability", "sweep.space.model.segments=[8,depthwise]",
 def study_with(settings, accuracies: dict, images: int = 2000) -> optuna.Study:
     """An in-memory study of `settings`' grid, each (segments, seed) complete at its accuracy."""
     study = optuna.create_study(direction="maximize")
-    distributions = settings.search_space().distributions
+    distributions = settings.search_space.distributions
     for (segments, seed), accuracy in accuracies.items():
         params = {"model.segments": segments, "model.op_order": "depthwise_first", "seed": seed}
         correct = outcome_bits(accuracy, images, 0, noise=0.0)  # every seed finds the same images hard
@@ -137,7 +137,7 @@ def test_a_decided_sweep_that_cannot_work_is_a_config_error(override, message):
 
 def test_points_are_completed_from_the_base_config_and_crossed_with_the_space():
     settings = settings_of("+sweep=questions", "sweep.space.seed=[0,1]")
-    space = settings.search_space()
+    space = settings.search_space
     points = space.grid_points()
     assert len(points) == 10 * 2
     assert {"model.segments": "depthwise", "model.op_order": "depthwise_first", "model.residual": False,
@@ -182,7 +182,7 @@ def test_a_real_decided_sweep_of_points_records_its_looks_and_runs_no_seed_twice
     summary = (tmp_path / "report" / "summary.md").read_text()
     assert "1 comparison at " in summary and "(looks: 2, each at alpha/2)" in summary
     results = json.loads((tmp_path / "results.json").read_text())
-    assert results["counts"] == {"COMPLETE": 4 + added}
+    assert results["counts"] == {"complete": 4 + added}
 
 
 def test_seeds_added_to_a_point_take_its_own_values_never_those_of_a_point_that_only_failed():
@@ -190,7 +190,7 @@ def test_seeds_added_to_a_point_take_its_own_values_never_those_of_a_point_that_
     # share segments=8 with a scored point, and must lend that point neither their op_order nor their seeds.
     settings = settings_of(*DECIDED, "sweep.space.model.op_order=[depthwise_first,pointwise_first]")
     study = optuna.create_study(direction="maximize")
-    distributions = settings.search_space().distributions
+    distributions = settings.search_space.distributions
     for seed in range(3):
         study.add_trial(optuna.trial.create_trial(
             state=TrialState.FAIL, distributions=distributions,

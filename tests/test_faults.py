@@ -106,5 +106,5 @@ def test_a_slurm_worker_job_cancelled_mid_trial_is_replaced_and_the_command_ends
     checkpoint = retry.user_attrs["resume_from"]
     assert checkpoint == str(trial_dir / "interrupted.ckpt")
     resumed = json.loads((Path(retry.user_attrs["dir"]) / "summary.json").read_text())
-    assert resumed["resumed_from"] == checkpoint and resumed["status"] == "completed"
+    assert resumed["resumed_from"] == checkpoint and resumed["status"] == "complete"
     assert_nothing_lost(study, before, total=3)

@@ -6,9 +6,9 @@ from conftest import composed
 from omegaconf import OmegaConf
 from optuna.distributions import CategoricalDistribution, IntDistribution
 
+from xsearch.settings.sweep import SweepSettings
 from xsearch.sweep.driver import Sweep
 from xsearch.sweep.grid import GridSampler
-from xsearch.sweep.settings import SweepSettings
 
 SPACE = {"x": [1, 2, 3, 4], "y": ["a", "b"]}
 POINTS = [{"x": x, "y": y} for x in SPACE["x"] for y in SPACE["y"]]
@@ -67,7 +67,7 @@ def _asked_macs(tmp_path, *overrides):
     settings = SweepSettings.from_mapping(values.pop("sweep"))
     sweep = Sweep(values, settings)
     trials = [sweep.study.ask() for _ in range(settings.total)]
-    return [sweep.plans.check(sweep.space.suggest(t)).architecture["flops"] for t in trials]
+    return [sweep.plans.check(sweep.space.suggest(t)).plan.flops for t in trials]
 
 
 def test_an_unpruned_sweep_asks_for_its_most_expensive_variant_first(tmp_path):

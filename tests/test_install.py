@@ -61,7 +61,7 @@ def test_logger_csv_sweeps_without_wandb_installed(tmp_path):
     out = processes.xsearch("+sweep=residual", "sweep.name=plain", "sweep.n_trials=1", f"sweep.dir={tmp_path}",
                             "logger=csv", *TINY, env=without("wandb"), timeout=300)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    assert "xsearch sweep plain: 1 COMPLETE" in out.stdout
+    assert "xsearch sweep plain: 1 complete" in out.stdout
     assert (tmp_path / "report" / "index.html").is_file() and (tmp_path / "trials" / "0" / "metrics.csv").is_file()
     assert not (tmp_path / "wandb").exists()
 

@@ -21,6 +21,7 @@ from xsearch.settings.plan import plan
 from xsearch.settings.run import load_settings
 from xsearch.training.layout import strides
 from xsearch.training.module import SpectrumModule
+from xsearch.training.run import datamodule_for
 
 TRIGGER = Path(__file__).with_name("onednn_avx2_trigger.py")
 AVX2 = {"ONEDNN_MAX_CPU_ISA": "AVX2"}
@@ -41,12 +42,13 @@ def test_every_convolution_trains_in_the_layout_the_settings_chose(data, channel
     settings = load_settings(composed(f"data={data}", "model.width=0.125", "model.middle_depth=1",
                                       "data.batch_size=8", f"channels_last={channels_last}"))
     planned = plan(settings)
-    planned.datamodule.setup("fit")
-    images, labels = next(iter(planned.datamodule.train_dataloader()))
+    datamodule = datamodule_for(settings, planned)
+    datamodule.setup("fit")
+    images, labels = next(iter(datamodule.train_dataloader()))
     # The batch leaves the data path in NCHW, whatever its channel count (a one-channel batch cut in channels-last
     # order used to keep channels-last strides, and oneDNN then chose channels-last kernels).
     assert images.stride() == strides(images.shape, torch.contiguous_format)
-    module = SpectrumModule(planned.model, settings.optim, channels_last=settings.use_channels_last())
+    module = SpectrumModule(planned.spec, settings.optim, channels_last=settings.use_channels_last())
     layout = LAYOUTS[channels_last]
     seen = []
     for conv in (m for m in module.net.modules() if isinstance(m, torch.nn.Conv2d)):
@@ -160,4 +162,4 @@ def test_the_avx2_hang_where_it_is_live_does_not_reach_xsearch(tmp_path):
                             "model.budget={metric:params,target:xception}", "trainer.max_epochs=2", "logger=csv",
                             f"hydra.run.dir={tmp_path}", timeout=240, env={**AVX2, **heap_checked})
     assert out.returncode == 0, out.stderr[-3000:]
-    assert "xsearch: completed" in out.stdout
+    assert "xsearch: complete" in out.stdout

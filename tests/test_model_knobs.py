@@ -162,7 +162,8 @@ def test_invalid_values_name_the_knob_the_value_and_what_is_valid(knob, value, v
 
 
 def test_unknown_knob_is_named_with_the_valid_ones():
-    with pytest.raises(ConfigError, match=r"unknown model key\(s\) segmnets; valid keys: .*segments"):
+    with pytest.raises(ConfigError, match=r"model\.segmnets is not a key of model: did you mean segments\? "
+                                          r"\(valid: .*segments"):
         XceptionConfig.from_mapping({"segmnets": 4})
 
 

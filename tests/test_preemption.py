@@ -14,7 +14,7 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from xsearch import contract
 from xsearch.outcomes import Outcomes
-from xsearch.validate import ConfigError
+from xsearch.schema import ConfigError
 
 RUN = [*TINY, "trainer.max_epochs=3", "trainer.limit_train_batches=5", "data.augment=true"]
 
@@ -51,7 +51,7 @@ def test_resumed_run_matches_an_uninterrupted_one_exactly(tmp_path, signum, batc
     assert stopped["epochs"] == (2 if batch == 4 else 1)
 
     resumed = train_run(tmp_path / "resumed", *RUN, f"resume={checkpoint}")
-    assert resumed["status"] == "completed" and resumed["resumed_from"] == checkpoint
+    assert resumed["status"] == "complete" and resumed["resumed_from"] == checkpoint
     keys = ("val/loss", "val/acc", "train/loss")
     assert [[e[k] for k in keys] for e in resumed["history"]] == [[e[k] for k in keys]
                                                                          for e in whole["history"]]
@@ -69,7 +69,7 @@ def test_a_stop_after_the_last_epoch_has_trained_lets_the_run_score_and_complete
     # scoring is left, so the run does it and completes.
     whole = train_run(tmp_path / "whole", *RUN)
     stopped = train_run(tmp_path / "stopped", *RUN, callbacks=[SignalAt(signal.SIGTERM, epoch=2, batch=4)])
-    assert stopped["status"] == "completed" and stopped["epochs"] == 3
+    assert stopped["status"] == "complete" and stopped["epochs"] == 3
     assert stopped["test"] == whole["test"] and (tmp_path / "stopped" / contract.OUTCOMES).is_file()
     assert not (tmp_path / "stopped" / contract.CHECKPOINT).exists()
 

@@ -110,7 +110,7 @@ def test_the_spectrum_has_one_series_per_op_order_at_the_swept_segments(sweep):
     for label, line in series.items():
         assert [p["segments"] for p in line] == [4, "depthwise"] and [p["seeds"] for p in line] == [2, 2]
         for point in line:  # the mean of the trials' test accuracies, within its 95% interval over seeds and images
-            accuracies = [s["test"]["acc"] for s in by_number.values() if s["status"] == "completed"
+            accuracies = [s["test"]["acc"] for s in by_number.values() if s["status"] == "complete"
                           and f"op_order={s['model']['op_order']}" == label
                           and s["model"]["segments"] == point["segments"]]
             assert sorted(point["accuracies"]) == pytest.approx(sorted(accuracies))
@@ -121,7 +121,7 @@ def test_the_spectrum_has_one_series_per_op_order_at_the_swept_segments(sweep):
 @pytest.mark.slow
 def test_the_pareto_front_is_exactly_the_non_dominated_trials(sweep):
     pareto = plots(sweep["report"])["pareto"]
-    points = {n: s for n, s in summaries(sweep["root"]).items() if s["status"] == "completed"}
+    points = {n: s for n, s in summaries(sweep["root"]).items() if s["status"] == "complete"}
     for cost in ("params", "flops"):
         expected = sorted(
             n for n, s in points.items()
@@ -265,7 +265,7 @@ def add(study, root, number, state, *, segments, op_order, seed, accuracies, att
         retry_of=None, test_images=2000, image_set="made"):
     """A trial as the sweep leaves it; a complete or pruned one was scored on `test_images` at its best epoch."""
     trial_dir = root / "trials" / str(number)
-    status = {TrialState.COMPLETE: "completed", TrialState.PRUNED: "pruned", TrialState.FAIL: "failed"}
+    status = {TrialState.COMPLETE: "complete", TrialState.PRUNED: "pruned", TrialState.FAIL: "failed"}
     trial_files(trial_dir, status=status.get(state), accuracies=accuracies, segments=segments, op_order=op_order,
                 val_images=val_images)
     best = max(accuracies) if accuracies else None

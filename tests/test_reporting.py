@@ -9,8 +9,8 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+from xsearch.settings.components import build_pruner
 from xsearch.studies import optuna_private
-from xsearch.sweep.components import build_pruner
 from xsearch.sweep.pruning import OptunaReporter, TrialLink
 
 LEARNS = [0.5, 0.8, 0.9]

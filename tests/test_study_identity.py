@@ -11,10 +11,10 @@ from omegaconf import OmegaConf
 
 from xsearch import contract
 from xsearch.inference.sequential import Look, Record
+from xsearch.schema import ConfigError
+from xsearch.settings.sweep import SweepSettings
 from xsearch.studies import optuna_private, widen
 from xsearch.sweep.driver import Sweep
-from xsearch.sweep.settings import SweepSettings
-from xsearch.validate import ConfigError
 
 
 def opened(tmp_path, *overrides) -> Sweep:
@@ -109,7 +109,7 @@ def test_a_decided_study_that_has_looked_cannot_gain_values(tmp_path):
                "~sweep.pruner.n_startup_trials", "~sweep.pruner.n_warmup_steps"]
     sweep = opened(tmp_path, *decided)
     finish(sweep, 2)
-    sweep.study.set_user_attr(contract.DECIDE, Record([2, 4], 0.01, [Look(2, 0, 0, 1, {})]).as_attr())
+    sweep.study.set_user_attr(contract.DECIDE, Record([2, 4], 0.01, [Look(2, {"undecided": 1}, {})]).as_attr())
     with pytest.raises(ConfigError, match=r"has already looked at its verdicts.*\(model.middle_depth\)"):
         opened(tmp_path, *decided, "sweep.space.model.middle_depth=[0,2,4,8]")
     assert len(opened(tmp_path, *decided).study.trials) == 2  # refused, untouched

@@ -15,10 +15,10 @@ import yaml
 from conftest import assert_nothing_lost, completed, composed, retry_of
 from optuna.trial import TrialState
 
+from xsearch.schema import ConfigError
 from xsearch.settings.run import load_settings
+from xsearch.settings.sweep import SweepSettings
 from xsearch.sweep.launch import validate_space
-from xsearch.sweep.settings import SweepSettings
-from xsearch.validate import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = sorted(p.stem for p in (ROOT / "conf" / "sweep").glob("*.yaml"))
@@ -88,10 +88,10 @@ def test_every_shipped_sweep_runs_end_to_end_and_completes_trials(tmp_path, name
                             *SHIPPED_EXTRA.get(name, []), f"sweep.dir={tmp_path}", timeout=300)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     results = json.loads((tmp_path / "results.json").read_text())
-    assert results["counts"].get("COMPLETE", 0) >= 2, results["trials"]
+    assert results["counts"].get("complete", 0) >= 2, results["trials"]
     assert results["best_trials"]
     if len(results["objectives"]) > 1:  # a Pareto set, in the results and drawn
-        complete = {t["number"] for t in results["trials"] if t["state"] == "COMPLETE"}
+        complete = {t["number"] for t in results["trials"] if t["state"] == "complete"}
         assert set(results["best_trials"]) <= complete
         assert (tmp_path / "report" / "pareto.png").is_file()
 
@@ -136,10 +136,10 @@ def test_a_pruner_with_a_nested_target_is_built_from_command_line_overrides():
 
 
 def test_a_sweep_left_without_a_space_says_what_is_missing():
-    from xsearch.sweep.launch import run_sweep
+    from xsearch.sweep.launch import prepare
 
     with pytest.raises(ConfigError, match=r"^sweep.space not set: a sweep needs a name and a space"):
-        run_sweep(composed("+sweep=activation", "sweep.space=???"))
+        prepare(composed("+sweep=activation", "sweep.space=???"))
 
 
 @pytest.mark.slow
@@ -174,9 +174,9 @@ def test_two_workers_finish_exactly_n_trials_and_a_nan_trial_fails_alone(tmp_pat
             assert trial.value == summary["best"]["val/acc"]
             assert (trial_dir / "metrics.csv").is_file()
     results = json.loads((tmp_path / "results.json").read_text())
-    assert results["counts"] == {"COMPLETE": 2, "FAIL": 2} and len(results["best_trials"]) == 1
+    assert results["counts"] == {"complete": 2, "failed": 2} and len(results["best_trials"]) == 1
     assert "re-run alone: python -m xsearch --config-path=" in out.stdout
-    assert "xsearch sweep mixed: 2 COMPLETE, 2 FAIL" in out.stdout
+    assert "xsearch sweep mixed: 2 complete, 2 failed" in out.stdout
     assert "Traceback" not in out.stderr  # e.g. a worker thread dying when the grid runs out
 
     # The saved config of a trial re-runs alone as a plain training run and rebuilds the same network.
@@ -293,7 +293,7 @@ def test_early_stopping_from_the_callbacks_group_ends_a_trial_complete_with_its_
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     trial = load(tmp_path, "early").trials[0]
     summary = json.loads((tmp_path / "trials" / "0" / "summary.json").read_text())
-    assert trial.state == TrialState.COMPLETE and summary["status"] == "completed" and summary["epochs"] == 2
+    assert trial.state == TrialState.COMPLETE and summary["status"] == "complete" and summary["epochs"] == 2
     assert trial.value == min(e["val/loss"] for e in summary["history"]) == summary["best"]["val/loss"]
     stopping = yaml.safe_load((tmp_path / "trials" / "0" / "trial.yaml").read_text())["callbacks"]["early_stopping"]
     assert (stopping["monitor"], stopping["mode"]) == ("val/loss", None)  # null kept; built as min (test_training)
@@ -308,7 +308,7 @@ def test_plain_hydra_multirun_runs_one_job_per_value(tmp_path):
 
     for job, segments in (("0", 1), ("1", "depthwise")):
         summary = json.loads((tmp_path / job / "summary.json").read_text())
-        assert summary["status"] == "completed" and summary["model"]["segments"] == segments
+        assert summary["status"] == "complete" and summary["model"]["segments"] == segments
         assert wandb_records.config(wandb_records.offline_run(tmp_path / job))["model"]["segments"] == segments
 
 

@@ -48,7 +48,7 @@ def built(*overrides):
     from xsearch.training.module import SpectrumModule
 
     settings = load_settings(composed(*overrides))
-    return SpectrumModule(plan(settings).model, settings.optim).net
+    return SpectrumModule(plan(settings).spec, settings.optim).net
 
 
 def separables(net):
@@ -129,7 +129,7 @@ def test_imagefolder_of_generated_pngs_trains(tiny_run, tmp_path):
                 Image.new("RGB", (40 + i, 36), rgb).save(root / split / name / f"{i}.png")
     summary = tiny_run("data=imagefolder", f"data.root={root}", "data.size=32", "data.num_workers=0",
                        "data.batch_size=4", "model.stem_stride=1")
-    assert summary["status"] == "completed"
+    assert summary["status"] == "complete"
     assert summary["model"]["num_classes"] == 3 and summary["model"]["in_channels"] == 3
     assert summary["input_size"] == [32, 32]
     assert 0 <= summary["final"]["val/acc"] <= 1
@@ -152,7 +152,7 @@ def test_each_epoch_records_how_many_images_its_validation_scored(tiny_run):
 
 def test_ema_validates_with_averaged_weights(tiny_run, tmp_path):
     summary = tiny_run("optim.ema_decay=0.5", "checkpoint=true")
-    assert summary["status"] == "completed"
+    assert summary["status"] == "complete"
     state = torch.load(summary["checkpoint"], map_location="cpu", weights_only=False)["state_dict"]
     averaged = [k for k in state if k.startswith("ema.module.")]
     assert averaged
@@ -162,7 +162,7 @@ def test_ema_validates_with_averaged_weights(tiny_run, tmp_path):
 
 def test_tensorboard_logger_and_a_configured_callback_join_xsearchs_own(tiny_run, tmp_path):
     summary = tiny_run("logger=[csv,tensorboard]", "callbacks=lr_monitor")
-    assert summary["status"] == "completed" and summary["epochs"] == 1  # xsearch's epoch meter still ran
+    assert summary["status"] == "complete" and summary["epochs"] == 1  # xsearch's epoch meter still ran
     assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
     with open(tmp_path / "metrics.csv") as f:
         header = next(csv.reader(f))

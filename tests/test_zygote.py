@@ -70,11 +70,11 @@ def test_a_trial_whose_zygote_died_before_it_started_runs_in_a_fresh_interpreter
     trial = study.ask()
     link = TrialLink(storage=f"sqlite:///{tmp_path / 'study.db'}", study="s", number=trial.number,
                      pruner={"name": "none"}, monitor="val/acc")
-    # No trial.yaml in the trial's folder: the fresh `python -m xsearch` fails at once, in Hydra, with its own
-    # message in the trial's log, which proves it ran.
+    # No trial.yaml in the trial's folder: the fresh `python -m xsearch` fails at once, in Hydra, with its
+    # message (as a config error's line) in the trial's log, which proves it ran.
     process = TrialProcess(trial_dir=tmp_path, link=link, env={"PYTHONPATH": str(ROOT)}, study=study,
                            heartbeat=60, stopping=threading.Event(), zygote=zygote)
-    assert process.run() == 1
+    assert process.run() == 2
     assert "Cannot find primary config 'trial'" in (tmp_path / TRIAL_LOG).read_text()
     assert process.process.args[:3] == [sys.executable, "-m", "xsearch"]
 

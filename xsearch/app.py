@@ -1,14 +1,14 @@
 """`python -m xsearch` / `xsearch`: train one point of the spectrum, or run a study with `+sweep=<name>`.
 
 The one place that wires the parts together: settings and plan for a run, the sweep's pruning callback into
-a trial's training, and "sweep finished" into the report. Everything heavy is imported inside `main`, so
-`--help` answers before torch and Lightning load.
+a trial's training, and "sweep finished" into the report. The config is checked, and a run planned, before
+torch and Lightning load, so a typo is answered in under a second, in one line, with exit status 2: Hydra's own
+errors (an unknown key or group option) included.
 """
 
 from __future__ import annotations
 
 import atexit
-import dataclasses
 import faulthandler
 import importlib.util
 import os
@@ -24,9 +24,11 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from xsearch import contract
-from xsearch.model.config import XceptionConfig
+from xsearch.hydra_errors import explain_hydra_error
+from xsearch.model.config import knob_defaults
+from xsearch.schema import ConfigError
 from xsearch.settings.logger import LoggerSettings
-from xsearch.validate import ConfigError
+from xsearch.settings.sweep import SweepSettings
 
 
 # SLURM presets (conf/hydra/launcher/): a sweep's worker job is one task that starts its trials itself; a single
@@ -37,9 +39,9 @@ def _tasks_per_node(sweep, devices) -> int:
 
 OmegaConf.register_new_resolver("xsearch_tasks_per_node", _tasks_per_node, replace=True)
 # `model=xception` is the paper's network: XceptionConfig's defaults, their one home (the data sets the rest).
-ConfigStore.instance().store(group="model", name="xception", node={
-    **{k: v for k, v in dataclasses.asdict(XceptionConfig()).items() if k not in ("num_classes", "in_channels")},
-    "budget": None})
+ConfigStore.instance().store(group="model", name="xception", node={**knob_defaults(), "budget": None})
+# What every sweep starts from (conf/sweep_base.yaml): SweepSettings' defaults, their one home.
+ConfigStore.instance().store(name="sweep_defaults", node=SweepSettings.defaults(), package="sweep")
 
 
 # Hydra launchers that come with an extra: {launcher option prefix: (what provides it, the install)}. Hydra
@@ -62,10 +64,17 @@ def cli() -> None:
                 if value.startswith(prefix) and importlib.util.find_spec(module) is None:
                     config_error(f"hydra/launcher={value} needs {module.split('.')[-1]}, which is not installed: "
                                  f"{install}")
+    full_errors = os.environ.get("HYDRA_FULL_ERROR") == "1"  # the user's own: Hydra's traces, unchanged
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises its composition errors to us, which word them in a line
     try:
         main()
     except SystemExit as done:
         finish_fast(done.code)
+    except Exception as error:
+        message = None if full_errors else explain_hydra_error(error, sys.argv[1:])
+        if message is None:
+            raise
+        config_error(message)
     finish_fast(0)
 
 
@@ -105,39 +114,48 @@ def write_report(root: Path, url: str, study: str, *, wandb: bool) -> None:
 @hydra.main(version_base="1.3", config_path=str(contract.config_dir()), config_name="config")
 def main(cfg: DictConfig) -> float | None:
     driving = "sweep" in cfg and contract.TRIAL_ENV not in os.environ  # a sweep's driver, not one of its trials
+    try:
+        if driving:
+            from xsearch.sweep.launch import prepare
+
+            prepared = prepare(cfg)
+        else:
+            from xsearch.settings.plan import given, plan
+            from xsearch.settings.run import load_settings
+
+            config = OmegaConf.to_container(cfg, resolve=True)
+            settings = load_settings(config)
+            planned = given(config) or plan(settings)  # a sweep trial's plan was made by its driver
+    except ConfigError as error:
+        config_error(error)
+    # The config is good: now what training needs (torch, Lightning: seconds).
     from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
-    from xsearch.settings.plan import plan
-    from xsearch.settings.run import load_settings
+    from xsearch.settings.run import check_targets
     from xsearch.sweep.pruning import OptunaReporter, TrialLink
     from xsearch.training.run import summary_line, train
 
     if driving:
         from xsearch.sweep import forking
+        from xsearch.sweep.launch import run_sweep
 
-        if cfg.sweep.get("fork_trials", True) and forking.forkable(cfg.trainer):
+        if prepared[1].fork_trials and forking.forkable(cfg.trainer):
             # Now: this driver has imported what a trial needs (torch, Lightning: ~5 s) and runs no thread yet,
             # so the first worker's zygote can be this process forked, sparing it those imports.
             forking.start_early(cli)
+        tracked = bool(LoggerSettings.from_node(OmegaConf.to_container(cfg.logger, resolve=True)).wandb)
+        return run_sweep(prepared, lambda root, url, study: write_report(root, url, study, wandb=tracked))
     link = TrialLink.from_env()  # set only in a trial process started by a sweep worker
     if link is not None:  # the sweep's watchdog asks a stalled trial where it is stuck before killing it
         faulthandler.register(signal.SIGQUIT, all_threads=True)
-    try:
-        if driving:
-            from xsearch.sweep.launch import run_sweep
-
-            tracked = bool(LoggerSettings.from_node(OmegaConf.to_container(cfg.logger, resolve=True)).wandb)
-            return run_sweep(cfg, lambda root, url, study: write_report(root, url, study, wandb=tracked))
-        config = OmegaConf.to_container(cfg, resolve=True)
-        settings = load_settings(config)
-        planned = plan(settings)
-    except ConfigError as error:
-        config_error(error)
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
+        check_targets(settings)  # the loggers' and callbacks' classes: importable, and what they should be
         summary = train(settings, config, run_dir, planned=planned,
                         callbacks=[OptunaReporter(link)] if link is not None else [],
                         progress_file=run_dir / contract.PROGRESS if link is not None else None)
+    except ConfigError as error:
+        config_error(error)
     except MisconfigurationException as error:  # Lightning refused a trainer setting
         config_error(f"trainer: {error}")
     print(summary_line(summary))

@@ -7,6 +7,7 @@ only the standard library, so the report (which must not load torch) and the swe
 
 from __future__ import annotations
 
+import enum
 import signal
 from pathlib import Path
 
@@ -27,13 +28,29 @@ def lightning_mode(metric: str) -> str:
     """Lightning's `mode` for an epoch metric: max or min."""
     return LIGHTNING_MODES[EPOCH_METRICS[metric]]
 
-# --- How a run ended: the `status` of its summary.json ---
-COMPLETED = "completed"
-PRUNED = "pruned"  # stopped early by a sweep's pruner
-FAILED = "failed"  # an error of its own (an exception, NaN loss, out of memory)
-INTERRUPTED = "interrupted"  # asked to stop from outside (a signal): resumable from its checkpoint
-STALLED = "stalled"  # made no progress: stuck in native code, or stopped
-UNFINISHED = (FAILED, INTERRUPTED, STALLED)  # a run that ended without its result: its W&B run exits 1
+# --- A trial's state and how a run ended (its summary.json's `status`): one vocabulary, one spelling each, in
+# every file, table, console line and W&B summary ---
+class State(str, enum.Enum):
+    COMPLETE = "complete"
+    PRUNED = "pruned"  # stopped early by a sweep's pruner
+    FAILED = "failed"  # an error of its own (an exception, NaN loss, out of memory), or killed
+    RUNNING = "running"
+    WAITING = "waiting"  # queued in the study, not started
+    INTERRUPTED = "interrupted"  # a run asked to stop from outside (a signal): resumable from its checkpoint
+    STALLED = "stalled"  # a run that made no progress: stuck in native code, or stopped
+
+    def __str__(self) -> str:
+        return self.value
+
+    @classmethod
+    def of_trial(cls, optuna_state: object) -> State:
+        """An Optuna TrialState (by its name, so this module needs no Optuna) in this vocabulary."""
+        return _OPTUNA_STATES[getattr(optuna_state, "name", optuna_state)]
+
+
+_OPTUNA_STATES = {"COMPLETE": State.COMPLETE, "PRUNED": State.PRUNED, "FAIL": State.FAILED,
+                  "RUNNING": State.RUNNING, "WAITING": State.WAITING}
+UNFINISHED = (State.FAILED, State.INTERRUPTED, State.STALLED)  # a run that ended without its result: W&B exits 1
 
 # --- A sweep's space ---
 SEED = "seed"  # the space's key whose values are a point's repeats, not a knob: the report compares across it

@@ -1,6 +1,7 @@
-"""The datasets a run trains on, each as a Lightning datamodule built from its own settings."""
+"""The datasets a run trains on: each one's settings and batch shape (xsearch/data/settings.py, no torch), and
+its Lightning datamodule (built by xsearch/data/registry.py, importing torch only then)."""
 
-from xsearch.data.registry import DATASETS, build_datamodule, data_settings
-from xsearch.data.settings import DataError, DataSettings
+from xsearch.data.registry import BUILDERS, build_datamodule
+from xsearch.data.settings import SETTINGS, DataError, DataSettings, DataShape, data_settings
 
-__all__ = ["DATASETS", "DataError", "DataSettings", "build_datamodule", "data_settings"]
+__all__ = ["BUILDERS", "SETTINGS", "DataError", "DataSettings", "DataShape", "build_datamodule", "data_settings"]

@@ -16,11 +16,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from xsearch import validate
 from xsearch.data.module import InMemoryDataModule, InMemorySource, TensorSplits, carved_splits
 from xsearch.data.normalization import CIFAR10_STATS, CIFAR100_STATS, Stats
-from xsearch.data.settings import DataError, InMemorySettings
-from xsearch.data.splits import check_fraction
+from xsearch.data.settings import CIFAR_CLASSES, CifarSettings, DataError
 
 SIDE = 32
 PIXELS = 3 * SIDE * SIDE  # one row of `data`, channel-major
@@ -46,32 +44,13 @@ class CifarLayout:
 LAYOUTS = {
     "cifar10": CifarLayout(title="CIFAR-10", folder="cifar-10-batches-py",
                            train_files=tuple(f"data_batch_{i}" for i in range(1, 6)), test_files=("test_batch",),
-                           label_key="labels", num_classes=10, stats=CIFAR10_STATS,
+                           label_key="labels", num_classes=CIFAR_CLASSES["cifar10"], stats=CIFAR10_STATS,
                            files_shown="data_batch_1..5,test_batch"),
     "cifar100": CifarLayout(title="CIFAR-100", folder="cifar-100-python", train_files=("train",),
-                            test_files=("test",), label_key="fine_labels", num_classes=100, stats=CIFAR100_STATS,
+                            test_files=("test",), label_key="fine_labels", num_classes=CIFAR_CLASSES["cifar100"],
+                            stats=CIFAR100_STATS,
                             files_shown="train,test"),
 }
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class CifarSettings(InMemorySettings):
-    root: str  # the directory holding torchvision's layout (cifar-10-batches-py/ or cifar-100-python/)
-    download: bool  # let torchvision fetch the files into root first
-    val_fraction: float  # share of the training images carved out for choosing; the test batch scores
-    split_seed: int  # fixes the carve, independent of the training seed
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        check_fraction("data.val_fraction", self.val_fraction)
-        validate.integer("data.split_seed", self.split_seed, low=0)
-        layout = LAYOUTS[self.name]
-        object.__setattr__(self, "root", self._root(self.root, required=f"the directory holding torchvision's "
-                                                                        f"layout {layout.describe()} (with "
-                                                                        f"data.download=true to fetch "
-                                                                        f"{layout.title} there)"))
-        validate.boolean("data.download", self.download)
-
 
 
 def cifar_datamodule(settings: CifarSettings, *, seed: int) -> InMemoryDataModule:

@@ -8,40 +8,21 @@ import functools
 import torch
 import torch.nn.functional as F
 
-from xsearch import validate
 from xsearch.data.module import InMemoryDataModule, InMemorySource, TensorSplits, carved_splits
 from xsearch.data.normalization import channel_stats
-from xsearch.data.settings import InMemorySettings
-from xsearch.data.splits import carve_record, check_fraction, stratified_carve, tensor_identity
-from xsearch.validate import bad
+from xsearch.data.settings import DigitsSettings
+from xsearch.data.splits import carve_record, stratified_carve, tensor_identity
 
-NUM_CLASSES = 10
 PIXEL_MAX = 16.0  # the bundled images count ink on 0..16
 # Padding 2 at 32 pixels: a shift of half an original 8x8 pixel. No flip: a mirrored 2 is not a 2.
 SHIFT_FRACTION = 2 / 32
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class DigitsSettings(InMemorySettings):
-    test_fraction: float  # share of all digits held out for scoring
-    val_fraction: float  # share of all digits held out for choosing (epoch, pruning, the sweep's objective)
-    split_seed: int  # fixes both carves, independent of the training seed
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        check_fraction("data.test_fraction", self.test_fraction)
-        check_fraction("data.val_fraction", self.val_fraction)
-        if self.test_fraction + self.val_fraction >= 1:
-            raise bad("data.val_fraction", self.val_fraction, f"a share that, with data.test_fraction="
-                      f"{self.test_fraction}, leaves digits to train on (the two add up to less than 1)")
-        validate.integer("data.split_seed", self.split_seed, low=0)
-
-
 def digits_datamodule(settings: DigitsSettings, *, seed: int) -> InMemoryDataModule:
     load = functools.partial(load_digit_splits, size=settings.input_size, test_fraction=settings.test_fraction,
                              val_fraction=settings.val_fraction, split_seed=settings.split_seed)
-    source = InMemorySource(num_classes=NUM_CLASSES, channels=1, shift_fraction=SHIFT_FRACTION, flip=False,
-                            load=load)
+    source = InMemorySource(num_classes=DigitsSettings.NUM_CLASSES, channels=1, shift_fraction=SHIFT_FRACTION,
+                            flip=False, load=load)
     return InMemoryDataModule(settings=settings, source=source, seed=seed)
 
 

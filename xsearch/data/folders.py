@@ -14,10 +14,11 @@ import dataclasses
 import os
 from pathlib import Path
 
-from torchvision.datasets.folder import IMG_EXTENSIONS
-
 from xsearch.data.settings import DataError
 
+# The file endings torchvision's ImageFolder reads (torchvision.datasets.folder.IMG_EXTENSIONS; a test holds the two
+# equal): here, so the layout is checked without importing torch.
+IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 LAYOUT = ("<root>/train/<class>/*.png|jpg and <root>/test/<class>/* and/or <root>/val/<class>/*, with the same "
           "class folders in each")
 SHOWN_CLASSES = 20  # longer class lists are cut in messages

@@ -6,7 +6,6 @@ decodes it once and trains from memory instead (xsearch/data/imagefolder_memory.
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -15,37 +14,14 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from torchvision import transforms
 from torchvision.datasets import ImageFolder
 
-from xsearch import validate
 from xsearch.data.folders import LAYOUT, check_class_count, checked_root
 from xsearch.data.normalization import IMAGENET_STATS, mean_std
-from xsearch.data.settings import DataError, DataSettings
-from xsearch.data.splits import SplitRecord, carve_record, check_fraction, listing_identity, stratified_carve
+from xsearch.data.settings import DataError, ImageFolderSettings
+from xsearch.data.splits import SplitRecord, carve_record, listing_identity, stratified_carve
 
 # Evaluation resizes to side / 0.875 before the centre crop, the usual ImageNet ratio.
 RESIZE_RATIO = 1.14
 CHANNELS = 3  # every image is decoded as RGB
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class ImageFolderSettings(DataSettings):
-    root: str  # the directory holding train/ and test/ and/or val/
-    augment: bool  # RandomResizedCrop + horizontal flip; off: resize + centre crop
-    num_workers: int  # DataLoader worker processes decoding images
-    num_classes: int | None  # null: the number of class folders; if set, must equal it
-    val_fraction: float  # share of train/ carved out for choosing when there is test/ but no val/
-    split_seed: int  # fixes the carve, independent of the training seed
-
-    NATIVE_SIZE = 299  # the paper's input
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        object.__setattr__(self, "root", self._root(self.root, required=f"a directory laid out as {LAYOUT}"))
-        validate.boolean("data.augment", self.augment)
-        validate.integer("data.num_workers", self.num_workers, low=0)
-        validate.integer("data.num_classes", self.num_classes, low=1, optional=True)
-        check_fraction("data.val_fraction", self.val_fraction)
-        validate.integer("data.split_seed", self.split_seed, low=0)
-
 
 
 class ImageFolderDataModule(pl.LightningDataModule):

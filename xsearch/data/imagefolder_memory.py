@@ -14,7 +14,6 @@ same moment never read half a file.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import os
 from pathlib import Path
@@ -22,39 +21,14 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from torchvision.datasets.folder import IMG_EXTENSIONS
 
-from xsearch import validate
-from xsearch.data.folders import LAYOUT, Roles, check_class_count, checked_root
+from xsearch.data.folders import IMG_EXTENSIONS, LAYOUT, Roles, check_class_count, checked_root
 from xsearch.data.module import InMemoryDataModule, InMemorySource, TensorSplits, carved_splits
-from xsearch.data.settings import DataError, InMemorySettings
-from xsearch.data.splits import SplitRecord, check_fraction, listing_identity
+from xsearch.data.settings import DataError, ImageFolderMemorySettings
+from xsearch.data.splits import SplitRecord, listing_identity
 
 CACHE_VERSION = 2  # bump when the cached format changes
 SHIFT_FRACTION = 4 / 32  # CIFAR's padding 4 at 32 pixels, scaled with the side
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class ImageFolderMemorySettings(InMemorySettings):
-    root: str  # the directory holding train/ and test/ and/or val/
-    num_classes: int | None  # null: the number of class folders; if set, must equal it
-    cache_dir: str | None  # where decoded folders are kept; null: $XDG_CACHE_HOME/xsearch or ~/.cache/xsearch
-    val_fraction: float  # share of train/ carved out for choosing when there is test/ but no val/
-    split_seed: int  # fixes the carve, independent of the training seed
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        object.__setattr__(self, "root", self._root(self.root, required=f"a directory laid out as {LAYOUT}"))
-        validate.integer("data.num_classes", self.num_classes, low=1, optional=True)
-        check_fraction("data.val_fraction", self.val_fraction)
-        validate.integer("data.split_seed", self.split_seed, low=0)
-
-
-    @property
-    def cache(self) -> Path:
-        if self.cache_dir is not None:
-            return Path(self.cache_dir).expanduser()
-        return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "xsearch"
 
 
 def imagefolder_memory_datamodule(settings: ImageFolderMemorySettings, *, seed: int) -> InMemoryDataModule:

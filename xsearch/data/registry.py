@@ -1,54 +1,34 @@
-"""Every dataset xsearch knows: its name, its settings and how to build its datamodule.
+"""How each dataset's datamodule is built, by `data.name`: imported only when a run builds it, so naming a
+dataset (its settings, xsearch/data/settings.py) never loads torch.
 
-Adding a dataset is its own module (a settings class holding only what it uses, and a function that builds
-its datamodule), its YAML in conf/data/, and one entry here.
+Adding a dataset is a settings class in settings.py, a module that builds its datamodule, its YAML in
+conf/data/, and one entry here.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable, Mapping
+import importlib
 from typing import Any
 
-import pytorch_lightning as pl
+from xsearch.data.settings import SETTINGS, DataSettings
 
-from xsearch import validate
-from xsearch.data.cifar import CifarSettings, cifar_datamodule
-from xsearch.data.digits import DigitsSettings, digits_datamodule
-from xsearch.data.imagefolder import ImageFolderSettings, imagefolder_datamodule
-from xsearch.data.imagefolder_memory import ImageFolderMemorySettings, imagefolder_memory_datamodule
-from xsearch.data.settings import DataSettings
-from xsearch.data.synthetic import SyntheticSettings, synthetic_datamodule
-
-
-@dataclasses.dataclass(frozen=True)
-class Dataset:
-    settings: type[DataSettings]
-    datamodule: Callable[..., pl.LightningDataModule]  # (settings, *, seed) -> datamodule
-
-
-DATASETS = {
-    "digits": Dataset(DigitsSettings, digits_datamodule),
-    "cifar10": Dataset(CifarSettings, cifar_datamodule),
-    "cifar100": Dataset(CifarSettings, cifar_datamodule),
-    "imagefolder": Dataset(ImageFolderSettings, imagefolder_datamodule),
-    "imagefolder_memory": Dataset(ImageFolderMemorySettings, imagefolder_memory_datamodule),
-    "synthetic": Dataset(SyntheticSettings, synthetic_datamodule),
+BUILDERS = {
+    "digits": "xsearch.data.digits:digits_datamodule",
+    "cifar10": "xsearch.data.cifar:cifar_datamodule",
+    "cifar100": "xsearch.data.cifar:cifar_datamodule",
+    "imagefolder": "xsearch.data.imagefolder:imagefolder_datamodule",
+    "imagefolder_memory": "xsearch.data.imagefolder_memory:imagefolder_memory_datamodule",
+    "synthetic": "xsearch.data.synthetic:synthetic_datamodule",
 }
+assert set(BUILDERS) == set(SETTINGS), "every dataset has settings and a builder"
 
 
-def data_settings(values: Mapping[str, Any]) -> DataSettings:
-    """The settings of the dataset `values["name"]` names, every key checked against that dataset's."""
-    name = values.get("name")
-    validate.choice("data.name", name, DATASETS)
-    return validate.from_mapping(DATASETS[name].settings, values, f"data ({name})")
-
-
-def build_datamodule(settings: DataSettings, *, seed: int = 0) -> pl.LightningDataModule:
-    """The datamodule for `settings`, with `num_classes`, `channels` and `size` already known.
+def build_datamodule(settings: DataSettings, *, seed: int = 0) -> Any:
+    """The datamodule for `settings` (a LightningDataModule), with `num_classes`, `channels` and `size` known.
 
     A missing or malformed dataset raises DataError here, before any model is built. `seed` orders the
     training batches; a dataset's split and synthetic tensors follow its own `split_seed`, so they stay put
     when only the training seed changes.
     """
-    return DATASETS[settings.name].datamodule(settings, seed=seed)
+    module, _, name = BUILDERS[settings.name].partition(":")
+    return getattr(importlib.import_module(module), name)(settings, seed=seed)

@@ -26,12 +26,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from xsearch import validate
 from xsearch.data.settings import DataError
-
-
-def check_fraction(key: str, value: Any) -> None:
-    validate.number(key, value, low=0, high=1, low_open=True, high_open=True)
 
 
 def stratified_carve(labels: Tensor, fraction: float, *, seed: int, what: str) -> tuple[Tensor, Tensor]:

@@ -5,43 +5,18 @@ Nothing in them can be learned; they exist so a run needs no dataset on disk.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import math
-from typing import ClassVar
 
 import torch
 
-from xsearch import validate
 from xsearch.data.module import InMemoryDataModule, InMemorySource, TensorSplits
-from xsearch.data.settings import DataSettings
+from xsearch.data.settings import SyntheticSettings
 from xsearch.data.splits import SplitRecord, tensor_identity
 
 # Pixels are uniform over 0..255, whose mean and std on [0, 1] are known exactly.
 UNIFORM_MEAN = 0.5
 UNIFORM_STD = math.sqrt((256**2 - 1) / 12) / 255
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class SyntheticSettings(DataSettings):
-    channels: int
-    num_classes: int
-    train_samples: int
-    val_samples: int
-    test_samples: int
-    split_seed: int  # seeds the random tensors
-    on_device: bool  # keep the whole set on the training device
-
-    # Nothing to augment: random pixels have no content a shift or a flip would keep.
-    augment: ClassVar[bool] = False
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        for key, low in (("channels", 1), ("num_classes", 1), ("train_samples", 1), ("val_samples", 1),
-                         ("test_samples", 1), ("split_seed", 0)):
-            validate.integer(f"data.{key}", getattr(self, key), low=low)
-        validate.boolean("data.on_device", self.on_device)
-
 
 
 def synthetic_datamodule(settings: SyntheticSettings, *, seed: int) -> InMemoryDataModule:

@@ -25,6 +25,7 @@ A sweep that adds seeds while it looks (`sweep.decide`) makes up to `looks` look
 from __future__ import annotations
 
 import dataclasses
+import enum
 import itertools
 from collections.abc import Sequence
 from typing import Any
@@ -35,13 +36,26 @@ from xsearch import contract
 from xsearch.inference import family as multiplicity
 from xsearch.inference import stats
 from xsearch.inference.planning import Projection
-from xsearch.model.config import XceptionConfig
+from xsearch.model.config import DEPTHWISE, XceptionConfig
 from xsearch.outcomes import Outcomes
 
 # The method the verdicts are reached by, recorded with a decided study's looks: a study whose looks an earlier
 # method took has its last look re-taken by this one, from the same trials (xsearch/sweep/decide.py).
 METHOD = "each point's own seeds (Welch), one closed test over both verdicts, TOST"
-PAPER = {f"model.{key}": value for key, value in dataclasses.asdict(XceptionConfig()).items()}
+class Verdict(str, enum.Enum):
+    """What a comparison ends as. Adding one is a member here, the rule that reaches it in `analyse` (and in
+    `sequential.next_seeds`, if it asks for seeds), and its wording in xsearch/report/verdicts.py's WORDING."""
+
+    DISTINGUISHABLE = "distinguishable"
+    EQUIVALENT = "equivalent"
+    UNDECIDED = "undecided"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+DISTINGUISHABLE, EQUIVALENT, UNDECIDED = Verdict.DISTINGUISHABLE, Verdict.EQUIVALENT, Verdict.UNDECIDED
+PAPER = {f"model.{key}": value for key, value in XceptionConfig().as_dict().items()}
 DISTINGUISHABLE, EQUIVALENT, UNDECIDED = "distinguishable", "equivalent", "undecided"
 
 
@@ -82,7 +96,7 @@ class Comparison:
     paired: bool  # image by image (the same test images)
     p_differs: float  # adjusted over the family (xsearch/inference/family.py)
     p_within: float  # adjusted over the family
-    verdict: str
+    verdict: Verdict
     seeds_needed: int | None = None  # per point, to decide an undecided comparison with POWER's chance, were the
     # difference what it looks now (None: no number would)
     floor: float | None = None  # the half width no number of seeds goes below on these images
@@ -103,7 +117,7 @@ class Analysis:
         """The error rate each look spends."""
         return self.alpha / self.looks
 
-    def count(self, verdict: str) -> int:
+    def count(self, verdict: Verdict) -> int:
         return sum(c.verdict == verdict for c in self.comparisons)
 
     @property
@@ -113,7 +127,7 @@ class Analysis:
 
 def _ordered(values: list) -> bool:
     """Whether a knob's values have an order to step along: numbers, with 'depthwise' as the spectrum's end."""
-    return all(isinstance(v, (int, float)) and not isinstance(v, bool) or v == "depthwise" for v in values)
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) or v == DEPTHWISE for v in values)
 
 
 def _differing(a: tuple, b: tuple) -> list[int]:
@@ -240,7 +254,7 @@ class Change:
     """A verdict that sharing seed variances across the points would change."""
 
     comparison: Comparison  # as stated (each point's own seeds)
-    shared: str  # the verdict were every point's seeds assumed to vary alike
+    shared: Verdict  # the verdict were every point's seeds assumed to vary alike
 
 
 @dataclasses.dataclass(frozen=True)

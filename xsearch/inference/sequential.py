@@ -14,24 +14,30 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from xsearch.inference.comparisons import DISTINGUISHABLE, EQUIVALENT, UNDECIDED, Analysis
+from xsearch.inference.comparisons import UNDECIDED, Analysis, Verdict
 
 
 @dataclasses.dataclass(frozen=True)
 class Look:
-    """What one look saw and did: the most seeds a point had, each verdict's count, the seeds it added by point."""
+    """What one look saw and did: the most seeds a point had, each verdict's count, the seeds it added by point.
+    Kept in the study as {seeds, <each verdict>: count, added} (`as_attr`, `from_attr`)."""
 
     seeds: int
-    distinguishable: int
-    equivalent: int
-    undecided: int
+    counts: dict[str, int]  # by verdict
     added: dict[str, int]
 
     @classmethod
     def of(cls, analysis: Analysis, added: dict[str, int]) -> Look:
         return cls(seeds=max((len(p.seeds) for p in analysis.points), default=0),
-                   distinguishable=analysis.count(DISTINGUISHABLE), equivalent=analysis.count(EQUIVALENT),
-                   undecided=analysis.count(UNDECIDED), added=added)
+                   counts={v.value: analysis.count(v) for v in Verdict}, added=added)
+
+    @classmethod
+    def from_attr(cls, attr: dict[str, Any]) -> Look:
+        return cls(seeds=attr["seeds"], counts={v.value: attr.get(v.value, 0) for v in Verdict},
+                   added=dict(attr.get("added", {})))
+
+    def as_attr(self) -> dict[str, Any]:
+        return {"seeds": self.seeds, **self.counts, "added": self.added}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,11 +60,11 @@ class Record:
         if not attr:
             return None
         return cls(schedule=list(attr["schedule"]), resolution=float(attr["resolution"]),
-                   looks=[Look(**look) for look in attr.get("looks", [])], final=bool(attr.get("final", False)),
+                   looks=[Look.from_attr(look) for look in attr.get("looks", [])], final=bool(attr.get("final", False)),
                    method=attr.get("method"), superseded=list(attr.get("superseded", [])))
 
     def as_attr(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return {**dataclasses.asdict(self), "looks": [look.as_attr() for look in self.looks]}
 
 
 def schedule(planned: int, cap: int) -> list[int]:

@@ -8,7 +8,7 @@ from xsearch.model.budget import Budget, WidthSolution, solve_width
 from xsearch.model.config import XceptionConfig
 from xsearch.model.cost import Cost, cost
 from xsearch.model.spec import NetSpec, resolve
-from xsearch.validate import ConfigError
+from xsearch.schema import ConfigError
 
 __all__ = ["Budget", "ConfigError", "Cost", "NetSpec", "WidthSolution", "Xception", "XceptionConfig", "build_model",
            "cost", "resolve", "solve_width"]

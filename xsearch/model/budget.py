@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import Annotated, Literal
 
-from xsearch import contract, validate
+from pydantic import Field
+
+from xsearch import contract
 from xsearch.model.config import XceptionConfig
 from xsearch.model.cost import PAPER_INPUT, cost
 from xsearch.model.spec import resolve
-from xsearch.validate import ConfigError
+from xsearch.schema import ConfigError, Schema
 
 METRICS = tuple(contract.COST_METRICS)
 XCEPTION = "xception"
@@ -23,18 +26,14 @@ _MAX_SCALE = 2.0**20  # a budget a million times off the start is a typo, not a 
 TOLERANCE = 0.05  # a solution further than this from its target is a budget no width can meet
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class Budget:
+class Budget(Schema):
     """Solve each variant's width so that its `metric` matches `target`: "xception" (the depthwise Xception with
     the variant's other knobs) or a number."""
 
-    metric: str
-    target: float | str = XCEPTION
+    section = "model.budget"
 
-    def __post_init__(self) -> None:
-        validate.choice("model.budget.metric", self.metric, METRICS)
-        if self.target != XCEPTION and not (validate.is_number(self.target) and self.target > 0):
-            raise validate.bad("model.budget.target", self.target, f"{XCEPTION!r} or a number > 0")
+    metric: Literal[METRICS]  # type: ignore[valid-type]
+    target: Literal["xception"] | Annotated[float, Field(gt=0)] = XCEPTION
 
 
 @dataclasses.dataclass(frozen=True)

@@ -11,11 +11,12 @@ from xsearch.model.spec import NetSpec, resolve
 
 
 class Xception(nn.Module):
-    def __init__(self, cfg: XceptionConfig | None = None) -> None:
+    """Built from its resolved spec (xsearch/model/spec.py), which says every layer's channels and groups: the
+    same spec a run's plan costed and logged."""
+
+    def __init__(self, spec: NetSpec) -> None:
         super().__init__()
-        self.cfg = cfg or XceptionConfig()
-        self.spec: NetSpec = resolve(self.cfg)
-        spec = self.spec
+        self.spec = spec
         c1, c2 = spec.stem
         pad = spec.stem_padding
         self.stem = nn.Sequential(
@@ -37,7 +38,7 @@ class Xception(nn.Module):
             elif isinstance(m, nn.BatchNorm2d):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
-                m.momentum = self.cfg.bn_momentum
+                m.momentum = self.spec.bn_momentum
 
     @property
     def num_features(self) -> int:
@@ -57,7 +58,8 @@ class Xception(nn.Module):
 
 
 def build_model(cfg: XceptionConfig | None = None, **knobs) -> Xception:
-    """`build_model(segments=4, op_order="pointwise_first")` or `build_model(cfg)`."""
+    """`build_model(segments=4, op_order="pointwise_first")` or `build_model(cfg)`: the knobs resolved into a
+    spec, and the network built from it."""
     if cfg is not None and knobs:
         cfg = cfg.replace(**knobs)
-    return Xception(cfg or XceptionConfig(**knobs))
+    return Xception(resolve(cfg or XceptionConfig(**knobs)))

@@ -79,7 +79,21 @@ class NetSpec:
     exit: tuple[BlockSpec, ...]
     num_classes: int
     dropout: float
+    bn_momentum: float
     not_applicable: tuple[str, ...]
+
+    def as_dict(self) -> dict:
+        """The spec in plain values (a sweep writes it into a trial's config; `from_dict` reads it back)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, node: dict) -> NetSpec:
+        def block(b: dict) -> BlockSpec:
+            return BlockSpec(**{**b, "channels": tuple(b["channels"])})
+
+        return cls(**{**node, "stem": tuple(node["stem"]), "unit": UnitSpec(**node["unit"]),
+                      "entry": tuple(map(block, node["entry"])), "middle": tuple(map(block, node["middle"])),
+                      "exit": tuple(map(block, node["exit"])), "not_applicable": tuple(node["not_applicable"])})
 
     @property
     def blocks(self) -> tuple[BlockSpec, ...]:
@@ -153,5 +167,6 @@ def resolve(cfg: XceptionConfig) -> NetSpec:
         exit=(exit13, exit14),
         num_classes=cfg.num_classes,
         dropout=cfg.dropout,
+        bn_momentum=cfg.bn_momentum,
         not_applicable=cfg.not_applicable(),
     )

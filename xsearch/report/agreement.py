@@ -13,10 +13,10 @@ from pathlib import Path
 
 from scipy import stats
 
-from xsearch.inference.comparisons import DISTINGUISHABLE, Comparison
+from xsearch.inference.comparisons import Comparison
 from xsearch.report.records import sweep_data
 from xsearch.report.source import load_study
-from xsearch.report.verdicts import Findings, findings
+from xsearch.report.verdicts import WORDING, Findings, findings
 
 JOURNAL = "study.journal"  # the storage a study whose records are committed keeps (docs/RESULTS.md)
 
@@ -53,9 +53,7 @@ def agreement(shorter: Findings, longer: Findings) -> Agreement:
 
 def _said(c: Comparison) -> str:
     """A verdict with its direction: two studies that both find a difference agree only on which side wins."""
-    if c.verdict == DISTINGUISHABLE:
-        return f"{c.a.label if c.estimate.value > 0 else c.b.label} better"
-    return c.verdict
+    return WORDING[c.verdict].said(c)
 
 
 def _shown(point: dict) -> str:

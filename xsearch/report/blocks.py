@@ -28,10 +28,10 @@ from pathlib import Path
 
 from xsearch import contract
 from xsearch.inference import sequential
-from xsearch.inference.comparisons import EQUIVALENT, PAPER_LABEL, Comparison, label
+from xsearch.inference.comparisons import PAPER_LABEL, Verdict, label
 from xsearch.report import agreement
 from xsearch.report.records import SweepData
-from xsearch.report.verdicts import Findings, points_text
+from xsearch.report.verdicts import Findings, brief
 
 BLOCK = re.compile(r"<!-- xsearch:(?P<name>[^>]*?) -->(?P<body>.*?)<!-- /xsearch -->", re.S)
 
@@ -42,16 +42,6 @@ class UnknownBlock(ValueError):
 
 def _signed(value: float) -> str:
     return f"{100 * value:+.1f}"
-
-
-def brief(c: Comparison, found: Findings) -> str:
-    if c.estimate is None or not c.estimate.known:
-        return "no estimate: " + (c.why or "a point has one seed")
-    interval = c.estimate.interval()
-    verdict = c.verdict
-    if c.verdict == EQUIVALENT:
-        verdict += f" within ±{points_text(found.analysis.resolution)}"
-    return f"{_signed(interval.estimate)} [{_signed(interval.low)}, {_signed(interval.high)}] points, {verdict}"
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
@@ -75,14 +65,14 @@ def _looks(found: Findings, data: SweepData) -> str:
         return "No looks: the sweep was not decided (sweep.decide=false)."
     if not data.decided.looks:
         return f"No look yet: the first comes once every point has its {data.decided.schedule[0]} planned seeds."
-    rows = [[i + 1, look.seeds, look.distinguishable, look.equivalent, look.undecided,
+    rows = [[i + 1, look.seeds, *(look.counts[v.value] for v in Verdict),
              ", ".join(f"{point}: +{n}" for point, n in look.added.items()) or "none (final)"]
             for i, look in enumerate(data.decided.looks)]
-    table = _table(["look", "seeds a point", "distinguishable", "equivalent", "undecided", "seeds added"], rows)
+    table = _table(["look", "seeds a point", *(v.value for v in Verdict), "seeds added"], rows)
     retaken = [(old["look"], old["method"] or "the method before methods were recorded",
-                sequential.Look(**old["seen"])) for old in data.decided.superseded]
-    notes = [f"Look {n} was first taken by {method} ({seen.distinguishable} distinguishable, {seen.equivalent} "
-             f"equivalent, {seen.undecided} undecided; seeds added: "
+                sequential.Look.from_attr(old["seen"])) for old in data.decided.superseded]
+    notes = [f"Look {n} was first taken by {method} ("
+             + ", ".join(f"{seen.counts[v.value]} {v.value}" for v in Verdict) + "; seeds added: "
              f"{', '.join(f'{p}: +{k}' for p, k in seen.added.items()) or 'none'}), and re-taken from the same "
              f"trials by {data.decided.method}." for n, method, seen in retaken]
     return "\n\n".join([table, *notes])
@@ -148,8 +138,8 @@ def _compare(text: str) -> Callable[[Findings, SweepData], str]:
                 if flipped and c.estimate is not None and c.estimate.known:  # the way round the document asks
                     interval = c.estimate.interval()
                     return (f"{_signed(-interval.estimate)} [{_signed(-interval.high)}, {_signed(-interval.low)}] "
-                            f"points, {brief(c, found).rsplit(', ', 1)[-1]}")
-                return brief(c, found)
+                            f"points, {brief(c, found.analysis).rsplit(', ', 1)[-1]}")
+                return brief(c, found.analysis)
         ran = {p.label for p in found.analysis.points} if found.analysis else set()
         sides = (a.strip(), b.strip())
         if not set(sides) <= ran and all(_in_space(side, data) for side in sides):  # a point yet to run

@@ -29,7 +29,7 @@ def _label(record: TrialRecord) -> str:
 @fig.styled
 def plot(data: SweepData, out_dir: Path) -> fig.Plot:
     best = best_records(data)[:BEST]
-    pruned = [r for r in data.records if r.state == "pruned"][-PRUNED:]
+    pruned = [r for r in data.records if r.state == contract.State.PRUNED][-PRUNED:]
     curves = {"best": {}, "pruned": {}}
     for kind, records in (("best", best), ("pruned", pruned)):
         for record in records:

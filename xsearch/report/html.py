@@ -14,12 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from xsearch import contract
-from xsearch.inference.comparisons import UNDECIDED
 from xsearch.redact import redact
 from xsearch.report.figure import Plot
 from xsearch.report.records import SweepData
 from xsearch.report.table import best_records, counts
-from xsearch.report.verdicts import POINT_COLUMNS, Findings
+from xsearch.report.verdicts import POINT_COLUMNS, WORDING, Findings
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1300px; padding: 0 1em; color: #222; }
@@ -97,7 +96,7 @@ def _findings(found: Findings) -> str:
         parts.append("<h3>Points: test accuracy, 95% interval for new seeds and new test images</h3>"
                      + _table(list(POINT_COLUMNS), found.point_rows()))
     if found.comparisons:
-        items = "".join(f'<li class="{"noise" if c.verdict == UNDECIDED else "separated"}">{escape(text)}</li>'
+        items = "".join(f'<li class="{WORDING[c.verdict].css}">{escape(text)}</li>'
                         for c, text in zip(found.comparisons, found.sentences()))
         parts.append(f"<h3>Comparisons</h3><ul>{items}</ul>")
     return "\n".join(parts)

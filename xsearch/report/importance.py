@@ -14,6 +14,7 @@ from pathlib import Path
 import optuna
 from optuna.importance import FanovaImportanceEvaluator, get_param_importances
 
+from xsearch import contract
 from xsearch.report import figure as fig
 from xsearch.report.records import SweepData
 
@@ -25,7 +26,7 @@ MIN_TRIALS = 4
 
 @fig.styled
 def plot(study: optuna.Study, data: SweepData, out_dir: Path) -> fig.Plot:
-    done = [r for r in data.records if r.state == "complete" and r.values]
+    done = [r for r in data.records if r.state == contract.State.COMPLETE and r.values]
     if len(done) < MIN_TRIALS:
         return fig.skipped(NAME, TITLE, f"{len(done)} completed trial(s); importance needs at least {MIN_TRIALS}")
     varied = data.varied(done, keys=list(dict.fromkeys(k for r in done for k in r.params)))

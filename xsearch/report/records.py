@@ -25,18 +25,18 @@ from xsearch.inference import sequential
 from xsearch.inference.stats import Interval, wilson
 from xsearch.outcomes import Outcomes, of_run
 from xsearch.settings.logger import LoggerSettings
+from xsearch.settings.sweep import SweepSettings
 from xsearch.studies.trials import counted, trial_rows
 
-RESOLUTION = 0.01  # the equivalence margin of a study that recorded none
+# The equivalence margin of a study that recorded none: the sweep's default (its one home is the schema).
+RESOLUTION = SweepSettings.model_fields["resolution"].default
 
-STATES = {TrialState.COMPLETE: "complete", TrialState.PRUNED: "pruned", TrialState.FAIL: "failed",
-          TrialState.RUNNING: "running", TrialState.WAITING: "waiting"}
 
 
 @dataclasses.dataclass(frozen=True)
 class TrialRecord:
     number: int
-    state: str  # one of STATES' values
+    state: contract.State
     reason: str | None  # why it failed, or why it was retried
     retried_by: int | None  # the copy that re-ran this trial
     retry_of: int | None  # the trial this one re-runs
@@ -58,7 +58,7 @@ class TrialRecord:
     def accuracy(self) -> float | None:
         """A complete trial's test accuracy (at the epoch its validation images chose): the y of every accuracy
         plot and what the verdicts compare."""
-        if self.state != "complete" or self.outcomes is None:
+        if self.state != contract.State.COMPLETE or self.outcomes is None:
             return None
         return self.outcomes.accuracy if math.isfinite(self.outcomes.accuracy) else None
 
@@ -86,7 +86,7 @@ class SweepData:
     categorical: list[str]  # swept keys with a list of choices, in the study's order
     project: str | None  # W&B project and entity the trials logged to, from their config
     entity: str | None
-    resolution: float = 0.01  # the equivalence margin the study was run with
+    resolution: float = RESOLUTION  # the equivalence margin the study was run with
     looks: int = 1  # a decided sweep's looks: each spends alpha / looks
     decided: sequential.Record | None = None  # a decided sweep's plan and looks
     choices: dict[str, list] = dataclasses.field(default_factory=dict)  # each categorical key's values in the space
@@ -153,7 +153,7 @@ def _record(row: dict[str, Any], sweep_dir: Path) -> TrialRecord:
     cost = {"params": (summary or {}).get("params", trial.user_attrs.get(contract.PARAMS_COUNT)),
             "flops": (summary or {}).get("flops", trial.user_attrs.get(contract.FLOPS))}
     return TrialRecord(
-        number=row["number"], state=STATES.get(trial.state, trial.state.name.lower()), reason=reason,
+        number=row["number"], state=contract.State.of_trial(trial.state), reason=reason,
         retried_by=row["retried_by"], retry_of=row["retry_of"], params=dict(row["params"]),
         values=list(row["values"]) if row["values"] else None, summary=summary, dir=trial_dir,
         duration_s=row["duration_s"], cost=cost,

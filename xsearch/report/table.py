@@ -20,7 +20,7 @@ from typing import Any
 
 from xsearch import contract
 from xsearch.report.pareto import dominates
-from xsearch.report.records import STATES, SweepData, TrialRecord
+from xsearch.report.records import SweepData, TrialRecord
 from xsearch.report.verdicts import Findings
 
 BEST_SHOWN = 5
@@ -83,7 +83,7 @@ def write_csv(path: Path, names: list[str], rows: list[list[Any]]) -> Path:
 
 def counts(data: SweepData) -> dict[str, int]:
     """Trials by state, in the order a run moves through them (complete first)."""
-    order = list(STATES.values())
+    order = list(contract.State)
     counted: dict[str, int] = {}
     for record in sorted(data.records, key=lambda r: order.index(r.state) if r.state in order else len(order)):
         counted[record.state] = counted.get(record.state, 0) + 1
@@ -92,7 +92,7 @@ def counts(data: SweepData) -> dict[str, int]:
 
 def best_records(data: SweepData) -> list[TrialRecord]:
     """The best trials by the first objective, best first (for several objectives: the Pareto set)."""
-    done = [r for r in data.records if r.state == "complete" and r.values]
+    done = [r for r in data.records if r.state == contract.State.COMPLETE and r.values]
     if len(data.directions) > 1:
         front = [r for r in done if not any(dominates(o.values, r.values, data.directions) for o in done)]
         return sorted(front, key=lambda r: _sort_key(r, data))
@@ -136,7 +136,7 @@ def markdown(data: SweepData, found: Findings) -> str:
             lines.append("| " + " | ".join(_number(c) for c in cells) + " |")
     else:
         lines.append("No trial has completed yet.")
-    failed = [r for r in data.records if r.state == "failed"]
+    failed = [r for r in data.records if r.state == contract.State.FAILED]
     if failed:
         lines += ["", "### Failed", ""]
         for record in failed[:FAILED_SHOWN]:

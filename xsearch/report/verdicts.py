@@ -7,24 +7,24 @@ from __future__ import annotations
 
 import dataclasses
 import statistics
+from collections.abc import Callable
 from typing import Any
 
 from xsearch import contract
 from xsearch.inference import sequential
 from xsearch.inference.comparisons import (
-    DISTINGUISHABLE,
-    EQUIVALENT,
-    UNDECIDED,
     Analysis,
     Comparison,
     Scored,
     Sensitivity,
+    Verdict,
     analyse,
     sharing_changes,
 )
 from xsearch.inference.planning import POWER
 from xsearch.inference.stats import CONFIDENCE
 from xsearch.report.records import SweepData
+from xsearch.settings.sweep import SweepSettings
 
 POINT_COLUMNS = ("point", "seeds", contract.TEST_ACCURACY, "low", "high")
 COMPARISON_COLUMNS = ("a", "b", "kind", "difference", "low", "high", "p_differs_adjusted", "p_within_adjusted",
@@ -51,20 +51,58 @@ def sentence(c: Comparison, analysis: Analysis) -> str:
     body = f"{head}: {_signed(interval.estimate)} points [{_signed(interval.low)}, {_signed(interval.high)}]"
     if not c.paired:
         body += " (scored on different test images: unpaired)"
-    margin = points_text(analysis.resolution)
-    if c.verdict == DISTINGUISHABLE:
-        better = c.a.label if interval.estimate > 0 else c.b.label
-        return f"{body}, distinguishable (adjusted p = {c.p_differs:.2g}): {better} is better"
-    if c.verdict == EQUIVALENT:
-        return f"{body}, equivalent within ±{margin} points (adjusted p = {c.p_within:.2g})"
-    body += f", undecided (adjusted p = {c.p_differs:.2g} over {len(analysis.comparisons)} comparisons)"
+    return f"{body}, {WORDING[c.verdict].sentence(c, analysis)}"
+
+
+def _better(c: Comparison) -> str:
+    return c.a.label if c.estimate.value > 0 else c.b.label
+
+
+def _undecided(c: Comparison, analysis: Analysis) -> str:
+    text = f"undecided (adjusted p = {c.p_differs:.2g} over {len(analysis.comparisons)} comparisons)"
     if c.seeds_needed is not None:
-        return (f"{body}: {c.seeds_needed} seeds per point would decide it with {POWER:.0%} probability, were the "
+        return (f"{text}: {c.seeds_needed} seeds per point would decide it with {POWER:.0%} probability, were the "
                 "difference what it looks now")
     if c.floor is not None:
-        return (f"{body}: no number of seeds decides it on these {c.a.spread.images} test images, which resolve no "
+        return (f"{text}: no number of seeds decides it on these {c.a.spread.images} test images, which resolve no "
                 f"difference below {points_text(c.floor)} points")
-    return body
+    return text
+
+
+@dataclasses.dataclass(frozen=True)
+class Wording:
+    """How the report says one verdict, everywhere it says it."""
+
+    named: Callable[[Analysis], str]  # the verdict in a count: "equivalent within ±1.0 points"
+    sentence: Callable[[Comparison, Analysis], str]  # what follows a comparison's interval in its sentence
+    css: str  # the class of its line on the page (xsearch/report/html.py)
+    said: Callable[[Comparison], str]  # what two studies must both say to agree (a difference: its direction)
+
+
+# The one table each verdict's words come from: the sentences, the headline's counts, the page's classes, the
+# documents' blocks and two studies' agreement.
+WORDING: dict[Verdict, Wording] = {
+    Verdict.DISTINGUISHABLE: Wording(
+        named=lambda a: "distinguishable", css="separated", said=lambda c: f"{_better(c)} better",
+        sentence=lambda c, a: f"distinguishable (adjusted p = {c.p_differs:.2g}): {_better(c)} is better"),
+    Verdict.EQUIVALENT: Wording(
+        named=lambda a: f"equivalent within ±{points_text(a.resolution)} points", css="separated",
+        said=lambda c: "equivalent",
+        sentence=lambda c, a: (f"equivalent within ±{points_text(a.resolution)} points (adjusted p = "
+                               f"{c.p_within:.2g})")),
+    Verdict.UNDECIDED: Wording(named=lambda a: "undecided", css="noise", said=lambda c: "undecided",
+                               sentence=_undecided),
+}
+assert set(WORDING) == set(Verdict), "every verdict has its words"
+
+
+def brief(c: Comparison, analysis: Analysis) -> str:
+    """A comparison in a table cell: the difference, its interval and the verdict's name."""
+    if c.estimate is None or not c.estimate.known:
+        return "no estimate: " + (c.why or "a point has one seed")
+    interval = c.estimate.interval()
+    return (f"{_signed(interval.estimate)} [{_signed(interval.low)}, {_signed(interval.high)}] points, "
+            f"{WORDING[c.verdict].named(analysis)}")
 
 
 def sensitivity_line(sensitivity: Sensitivity | None, analysis: Analysis) -> str:
@@ -161,7 +199,8 @@ def findings(data: SweepData) -> Findings:
     return Findings(_headline(analysis, data), analysis, sensitivity_line(sensitivity, analysis))
 
 
-SUGGESTED_CAP = 10  # the seeds per point a headline prices deciding at: the shipped sweep.max_seeds
+# The seeds per point a headline prices deciding at: the sweep's default cap (its one home is the schema).
+SUGGESTED_CAP = SweepSettings.model_fields["max_seeds"].default
 
 
 @dataclasses.dataclass(frozen=True)
@@ -202,9 +241,7 @@ def _headline(analysis: Analysis, data: SweepData) -> str:
     images = sorted({p.spread.images for p in analysis.points if p.spread is not None})
     seeds_text = f"{seeds[0]}" if len(seeds) == 1 else f"{seeds[0]}-{seeds[-1]}"
     on = f"{images[0]:,} test images" if len(images) == 1 else "test images of several sizes"
-    margin = points_text(analysis.resolution)
-    counted = (f"{analysis.count(DISTINGUISHABLE)} distinguishable, {analysis.count(EQUIVALENT)} equivalent within "
-               f"±{margin} points, {analysis.count(UNDECIDED)} undecided")
+    counted = ", ".join(f"{analysis.count(v)} {WORDING[v].named(analysis)}" for v in Verdict)
     looks = f" (looks: {analysis.looks}, each at alpha/{analysis.looks})" if analysis.looks > 1 else ""
     count = len(analysis.comparisons)
     parts = [f"{count} comparison{'s' * (count != 1)} at {seeds_text} seeds a point on {on}{looks}: {counted}."]

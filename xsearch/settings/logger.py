@@ -9,7 +9,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from xsearch import validate
+from xsearch.schema import bad
 from xsearch.settings.targets import class_name, entries
 
 WANDB_MODES = ("auto", "online", "offline", "disabled")
@@ -32,7 +32,8 @@ class LoggerSettings:
         found = entries("logger", node)
         for name, entry in found.items():
             if is_wandb(entry):
-                validate.choice(f"logger.{name}.mode", entry.get("mode", "auto"), WANDB_MODES)
+                if entry.get("mode", "auto") not in WANDB_MODES:
+                    raise bad(f"logger.{name}.mode", entry.get("mode"), "one of " + ", ".join(WANDB_MODES))
                 entry["tags"] = [str(t) for t in entry.get("tags") or ()]
         return cls(found)
 

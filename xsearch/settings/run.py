@@ -1,71 +1,74 @@
-"""The composed Hydra config, turned into typed, validated settings once, before anything is built.
+"""The composed Hydra config, turned into one typed, checked plan of settings before anything is built.
 
-Data flows one way: config -> Settings -> plan (network and cost) -> datamodule / network / trainer. An
-unknown key, a wrong type or an impossible value stops the run here, naming it. Every default lives in the
-config tree (conf/); these classes hold the types, the vocabularies and the checks.
+Data flows one way: config -> RunSettings -> plan (network and cost, xsearch/settings/plan.py) -> datamodule /
+network / trainer. An unknown key, a wrong type or an impossible value stops the run here, in one line naming
+it, without torch or Lightning loaded. Each group's schema lives with what it configures (the model's knobs in
+xsearch/model/config.py, each dataset's settings in xsearch/data/settings.py, optim, trainer and logger here);
+the defaults live in the config tree (conf/), or in the schema where the tree takes them from it.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import inspect
 import platform
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
-import pytorch_lightning as pl
-import torch
-from omegaconf import DictConfig, OmegaConf
-from pytorch_lightning.loggers import Logger
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from xsearch import contract, validate
-from xsearch.data import DataSettings, data_settings
-from xsearch.model import Budget, XceptionConfig
+from xsearch import contract
+from xsearch.data.settings import DataSettings, data_settings
+from xsearch.model.budget import Budget
+from xsearch.model.config import FROM_DATA, XceptionConfig
+from xsearch.schema import ConfigError, Schema, bad, unknown_key
 from xsearch.settings import targets
 from xsearch.settings.logger import LoggerSettings
 from xsearch.settings.optim import OptimSettings
-from xsearch.validate import ConfigError
+from xsearch.settings.trainer import TrainerSettings
 
 GROUPS = ("model", "data", "trainer", "optim", "logger")
 ENTRY_GROUPS = ("callbacks",)  # groups of `_target_` entries that may be empty or absent
 TOP_LEVEL = ("seed", "monitor", "channels_last", "compile", "checkpoint", "resume")
 SWEEP = "sweep"  # the sweep engine's node; a single run ignores it
-# Set from the data, not the model group.
-FROM_DATA = ("num_classes", "in_channels")
-# Trainer arguments xsearch fills itself.
-TRAINER_RESERVED = ("logger", "callbacks", "default_root_dir", "enable_checkpointing")
-TRAINER_ARGS = tuple(p for p in inspect.signature(pl.Trainer.__init__).parameters if p != "self")
+PLAN = "plan"  # a sweep trial's plan, made once by its driver (xsearch/settings/plan.py)
 # Channels last is measured faster on these CPUs (docs/BENCHMARKS.md); elsewhere it is not measured.
 CHANNELS_LAST_CPUS = ("x86_64", "amd64")
 
+Monitor = Literal[tuple(contract.EPOCH_METRICS)]  # type: ignore[valid-type]
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class Settings:
-    model: XceptionConfig  # num_classes and in_channels are the data's: `plan` sets them
+
+class RunSettings(Schema):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    model: XceptionConfig  # num_classes and in_channels are the data's: the plan sets them
     budget: Budget | None
     data: DataSettings
     optim: OptimSettings
-    trainer: Mapping[str, Any]
+    trainer: TrainerSettings
     logger: LoggerSettings
-    callbacks: Mapping[str, Mapping[str, Any]]  # {name: {_target_: a Lightning callback, its arguments}}
-    seed: int
-    monitor: str
-    channels_last: bool | str
+    callbacks: dict[str, dict[str, Any]]  # {name: {_target_: a Lightning callback, its arguments}}
+    seed: Annotated[int, Field(ge=0)]
+    monitor: Monitor
+    channels_last: bool | Literal["auto"]
     compile: bool
     checkpoint: bool
     resume: str | None  # a Lightning checkpoint to continue from, e.g. a stopped run's interrupted.ckpt
 
-    def __post_init__(self) -> None:
-        validate.integer("seed", self.seed, low=0)
-        validate.choice("monitor", self.monitor, contract.EPOCH_METRICS)
-        if self.channels_last != "auto":
-            validate.boolean("channels_last", self.channels_last)
-        validate.boolean("compile", self.compile)
-        validate.boolean("checkpoint", self.checkpoint)
-        if self.resume is not None and not Path(str(self.resume)).expanduser().is_file():
-            raise validate.bad("resume", self.resume, "null or the path of a checkpoint file (.ckpt)")
+    @field_validator("resume")
+    @classmethod
+    def _resume_exists(cls, value: str | None) -> str | None:
+        if value is not None and not Path(value).expanduser().is_file():
+            raise bad("resume", value, "null or the path of a checkpoint file (.ckpt)")
+        return value
+
+    @model_validator(mode="after")
+    def _callback_modes(self) -> RunSettings:
+        for name, entry in self.callbacks.items():
+            if "mode" in entry and entry["mode"] is None and entry.get("monitor") not in contract.EPOCH_METRICS:
+                raise ConfigError(f"callbacks.{name}.mode=null needs a monitor of {', '.join(contract.EPOCH_METRICS)}"
+                                  f" (got {entry.get('monitor')!r}): set callbacks.{name}.mode=max or min")
+        return self
 
     @property
     def mode(self) -> str:
@@ -73,15 +76,21 @@ class Settings:
         return contract.lightning_mode(self.monitor)
 
     def on_gpu(self) -> bool:
-        accelerator = self.trainer.get("accelerator", "auto")
+        accelerator = self.trainer.kwargs().get("accelerator", "auto")
         if accelerator in ("gpu", "cuda"):
             return True
-        return accelerator == "auto" and torch.cuda.is_available()
+        if accelerator != "auto":
+            return False
+        import torch
+
+        return torch.cuda.is_available()
 
     def trainer_kwargs(self) -> dict[str, Any]:
         """Trainer arguments with xsearch's `null` defaults resolved for the machine it runs on."""
-        kwargs = dict(self.trainer)
+        kwargs = self.trainer.kwargs()
         if kwargs.get("precision") is None:
+            import torch
+
             bf16 = self.on_gpu() and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
             kwargs["precision"] = "bf16-mixed" if bf16 else "32-true"
         if kwargs.get("enable_progress_bar") is None:  # bars for a person, plain lines for a log file
@@ -99,51 +108,62 @@ def cpu_prefers_channels_last() -> bool:
     return platform.machine().lower() in CHANNELS_LAST_CPUS
 
 
-def _model(node: Mapping[str, Any]) -> tuple[XceptionConfig, Budget | None]:
+def _model(node: Any) -> tuple[XceptionConfig, Budget | None]:
+    if not isinstance(node, Mapping):
+        raise bad("model", node, "a mapping of knobs: choose a file of conf/model/, e.g. model=small")
     knobs = dict(node)
     budget_node = knobs.pop("budget", None)
     for key in FROM_DATA:
         if key in knobs:
             raise ConfigError(f"model.{key} is set by the data (data.name and its files), not by the model group")
-    budget = validate.from_mapping(Budget, budget_node, "model.budget") if budget_node is not None else None
+    budget = Budget.checked(budget_node, "model.budget") if budget_node is not None else None
     return XceptionConfig.from_mapping(knobs), budget
 
 
-def _trainer(node: Mapping[str, Any]) -> dict[str, Any]:
-    for key in node:
-        if key in TRAINER_RESERVED:
-            raise ConfigError(f"trainer.{key} is set by xsearch; use the logger or callbacks group (logger=csv, "
-                              "callbacks=early_stopping) or the top-level `checkpoint` key instead")
-        if key not in TRAINER_ARGS:
-            raise ConfigError(f"unknown trainer key {key}; valid keys are pytorch_lightning.Trainer's arguments: "
-                              f"{', '.join(a for a in TRAINER_ARGS if a not in TRAINER_RESERVED)}")
-    return dict(node)
-
-
-def load_settings(cfg: DictConfig | Mapping[str, Any]) -> Settings:
-    values = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
-    values.pop(SWEEP, None)
-    valid = GROUPS + ENTRY_GROUPS + TOP_LEVEL
-    unknown = sorted(set(values) - set(valid))
-    if unknown:
-        raise ConfigError(f"unknown top-level key(s) {', '.join(unknown)}; valid: {', '.join(valid)}")
-    missing = [g for g in GROUPS if g != "logger" and not isinstance(values.get(g), Mapping)]
-    if missing:
-        raise ConfigError(f"config group(s) {', '.join(missing)} missing or not a mapping")
-    model, budget = _model(values["model"])
-    loggers = LoggerSettings.from_node(values.get("logger"))
-    for name, entry in loggers.entries.items():
-        targets.resolve("logger", name, entry, Logger)
-    callbacks = targets.entries("callbacks", values.get("callbacks"))
-    for name, entry in callbacks.items():
-        targets.resolve("callbacks", name, entry, pl.Callback)
-        if "mode" in entry and entry["mode"] is None:  # null: the direction of the metric it monitors
-            if entry.get("monitor") not in contract.EPOCH_METRICS:
-                raise ConfigError(f"callbacks.{name}.mode=null needs a monitor of {', '.join(contract.EPOCH_METRICS)}"
-                                  f" (got {entry.get('monitor')!r}): set callbacks.{name}.mode=max or min")
+def _callbacks(node: Any) -> dict[str, dict[str, Any]]:
+    """The callbacks group's entries, with `mode: null` given the monitored metric's direction."""
+    found = targets.entries("callbacks", node)
+    for entry in found.values():
+        if "mode" in entry and entry["mode"] is None and entry.get("monitor") in contract.EPOCH_METRICS:
             entry["mode"] = contract.lightning_mode(entry["monitor"])
-    return validate.from_mapping(Settings, {
+    return found
+
+
+def load_settings(cfg: Mapping[str, Any]) -> RunSettings:
+    """The run's settings from the composed config (a mapping, or a DictConfig), or a ConfigError in one line."""
+    if not isinstance(cfg, dict):
+        from omegaconf import OmegaConf
+
+        cfg = OmegaConf.to_container(cfg, resolve=True) if OmegaConf.is_config(cfg) else dict(cfg)
+    values = dict(cfg)
+    values.pop(SWEEP, None)
+    values.pop(PLAN, None)
+    valid = GROUPS + ENTRY_GROUPS + TOP_LEVEL
+    for key in values:
+        if key not in valid:
+            raise unknown_key(key, valid)
+    missing = [g for g in GROUPS if g != "logger" and g not in values]
+    if missing:
+        raise ConfigError(f"config group(s) {', '.join(missing)} missing: choose one, e.g. {missing[0]}=...")
+    model, budget = _model(values["model"])
+    trainer = values["trainer"]
+    return RunSettings.checked({
         "model": model, "budget": budget, "data": data_settings(values["data"]),
-        "optim": OptimSettings.from_mapping(values["optim"]), "trainer": _trainer(values["trainer"]),
-        "logger": loggers, "callbacks": callbacks, **{k: values[k] for k in TOP_LEVEL if k in values},
-    }, "top-level")
+        "optim": OptimSettings.from_mapping(values["optim"]),
+        "trainer": TrainerSettings.checked(trainer if isinstance(trainer, Mapping) else {"trainer": trainer},
+                                           "trainer"),
+        "logger": LoggerSettings.from_node(values.get("logger")), "callbacks": _callbacks(values.get("callbacks")),
+        **{k: values[k] for k in TOP_LEVEL if k in values},
+    }, "")
+
+
+def check_targets(settings: RunSettings) -> None:
+    """Each logger's and callback's `_target_` imported and checked to be one: in the run's own process, which
+    imports Lightning anyway, before training starts (the config's first check answers without it)."""
+    import pytorch_lightning as pl
+    from pytorch_lightning.loggers import Logger
+
+    for name, entry in settings.logger.entries.items():
+        targets.resolve("logger", name, entry, Logger)
+    for name, entry in settings.callbacks.items():
+        targets.resolve("callbacks", name, entry, pl.Callback)

@@ -12,7 +12,7 @@ import importlib.util
 from collections.abc import Mapping
 from typing import Any
 
-from xsearch.validate import ConfigError
+from xsearch.schema import ConfigError
 
 # Classes that need a package xsearch does not install by default: {class name: (module, the pip install)}.
 OPTIONAL = {

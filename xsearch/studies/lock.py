@@ -31,8 +31,8 @@ import sqlalchemy
 from optuna.storages import BaseStorage, InMemoryStorage, JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileSymlinkLock
 
+from xsearch.schema import ConfigError
 from xsearch.studies import optuna_private
-from xsearch.validate import ConfigError
 
 GRACE_S = 60  # a journal's lock whose holder has not renewed it for this long was left by a dead driver
 WAIT_S = 600  # a database lock not had in this long is an error, never an endless wait

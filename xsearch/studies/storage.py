@@ -18,7 +18,7 @@ from optuna.storages.journal import JournalFileBackend
 
 from xsearch import contract
 from xsearch.redact import redact
-from xsearch.validate import ConfigError
+from xsearch.schema import ConfigError
 
 JOURNAL_SUFFIXES = (".log", ".journal", ".jsonl")
 CONNECT_TIMEOUT_S = 10  # an unreachable server is an error within seconds, not after the OS gives up on TCP

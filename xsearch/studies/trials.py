@@ -53,7 +53,7 @@ def trial_rows(study: optuna.Study) -> list[dict[str, Any]]:
     copies = retry_copies(trials)
     return [{
         "number": t.number,
-        "state": t.state.name,
+        "state": contract.State.of_trial(t.state).value,
         "params": t.params or optuna_private.queued_params(t),  # a queued trial's values, before it runs
         "values": t.values,
         "duration_s": t.duration.total_seconds() if t.duration else None,

@@ -14,7 +14,7 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution
 from optuna.storages import BaseStorage
 from optuna.trial import TrialState
 
-from xsearch.validate import ConfigError
+from xsearch.schema import ConfigError
 
 BACKUP_SUFFIX = "~before-widening"
 

@@ -83,7 +83,7 @@ class Console:
         for row in sorted(rows, key=lambda r: r["number"]):
             values = row["values"] or [None] * len(objectives)
             cells = "  ".join(f"{v:>10.4f}" if v is not None else f"{'-':>10}" for v in values)
-            note = f"  ({row['reason']})" if row["reason"] and row["state"] == "FAIL" else ""
+            note = f"  ({row['reason']})" if row["reason"] and row["state"] == contract.State.FAILED else ""
             lines.append(f"{row['number']:>5}  {row['state']:<8}  {cells}  {contract.knobs_text(row['params'])}{note}")
         lines.append(f"results: {root / contract.RESULTS_JSON}, {root / contract.RESULTS_CSV}; trials: "
                      f"{root / contract.TRIALS_DIR}/<number>/")

@@ -19,8 +19,8 @@ from xsearch import contract
 from xsearch.inference import sequential
 from xsearch.inference.comparisons import METHOD, Analysis, Scored, analyse, label
 from xsearch.outcomes import Outcomes
+from xsearch.settings.sweep import SweepSettings
 from xsearch.studies.trials import counted, retried_numbers
-from xsearch.sweep.settings import SweepSettings
 
 
 class Step(enum.Enum):
@@ -87,7 +87,7 @@ class Decider:
             self._queue(study, trials, wanted, analysis.keys)
         asked = {label(dict(zip(analysis.keys, values))): wanted.seeds - self.counts[number - 1]
                  for values in wanted.points} if wanted is not None else {}
-        superseded = {"look": number, "method": record.method, "seen": dataclasses.asdict(record.looks[-1])}
+        superseded = {"look": number, "method": record.method, "seen": record.looks[-1].as_attr()}
         record = dataclasses.replace(record, looks=[*record.looks[:-1], sequential.Look.of(analysis, asked)],
                                      final=not asked, method=METHOD, superseded=[*record.superseded, superseded])
         study.set_user_attr(contract.DECIDE, record.as_attr())

@@ -21,6 +21,9 @@ from omegaconf import OmegaConf
 
 from xsearch import contract, outcomes
 from xsearch.redact import redact
+from xsearch.schema import ConfigError
+from xsearch.settings import components
+from xsearch.settings.sweep import SweepSettings
 from xsearch.studies import optuna_private
 from xsearch.studies.lock import file_lock, study_lock
 from xsearch.studies.storage import open_storage, stale_after, storage_url
@@ -29,13 +32,12 @@ from xsearch.sweep.console import Console
 from xsearch.sweep.decide import Decider, Step
 from xsearch.sweep.forking import Zygote, forkable
 from xsearch.sweep.forking import take as take_zygote
+from xsearch.sweep.grid import grid_sampler
 from xsearch.sweep.planning import TrialPlans
 from xsearch.sweep.pruning import TrialLink
 from xsearch.sweep.resources import WORKER, gpu_slices, trial_environment, trial_threads
 from xsearch.sweep.results import write_results
-from xsearch.sweep.settings import SweepSettings
 from xsearch.sweep.trial import TrialProcess, outcome, rerun_command
-from xsearch.validate import ConfigError
 
 # Heartbeats are Optuna's documented way to find dead workers; driving them with ask/tell is deliberate.
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
@@ -58,7 +60,7 @@ class Sweep:
                                on_stale=bookkeeping.stale_callback(settings.retries))
         self.plans = TrialPlans(base, study=settings.name, monitor=settings.objectives[0], limits=settings.limits,
                                 sweep_dir=self.root)
-        sampler = settings.build_sampler()
+        sampler = grid_sampler(settings) if components.is_grid(settings.sampler) else settings.build_sampler()
         if settings.orders_by_cost:
             sampler.longest_first(self.plans.relative_cost)
         self.study = identity.open_study(storage, base, settings, sampler=sampler, pruner=settings.build_pruner(),
@@ -69,7 +71,7 @@ class Sweep:
                               f"sweep.objectives asks for {settings.directions}: use another sweep.name or storage")
         # Optuna's own record of the objectives' names: its plots, optuna-dashboard and the report show them.
         self.study.set_metric_names(list(settings.objectives))
-        self.space = settings.search_space()
+        self.space = settings.search_space
         self.decider = Decider(settings) if settings.decide else None
         if self.decider is not None:
             self.decider.record_plan(self.study)
@@ -199,14 +201,15 @@ class Sweep:
             bookkeeping.carry_reports(self.study, trial)
         (trial_dir / contract.TRIAL_CONFIG).write_text(OmegaConf.to_yaml(OmegaConf.create(config)))
         checked = self.plans.check(params)
-        if checked.architecture is not None:
-            trial.set_user_attr(contract.PARAMS_COUNT, checked.architecture["params"])
-            trial.set_user_attr(contract.FLOPS, checked.architecture["flops"])
+        if checked.plan is not None:
+            trial.set_user_attr(contract.PARAMS_COUNT, checked.plan.params)
+            trial.set_user_attr(contract.FLOPS, checked.plan.flops)
         trial.set_user_attr(contract.DIR, str(trial_dir))
         trial.set_user_attr(contract.WORKER, WORKER)
         if checked.rejected is not None:  # never trains: over budget or an invalid combination
             bookkeeping.fail(self.study, trial, checked.rejected, retry=False, max_retries=0)
-            self.console.trial_done(trial.number, params, "FAIL", None, checked.rejected, time.monotonic() - started)
+            self.console.trial_done(trial.number, params, contract.State.FAILED, None, checked.rejected,
+                                    time.monotonic() - started)
             return
         self.console.trial_started(trial.number, params, rerun_command(trial_dir))
         env = trial_environment(self.threads, self.gpus[index])
@@ -235,5 +238,5 @@ class Sweep:
         else:
             self.study.tell(trial, values=result.values, state=result.state)
             reason = None
-        self.console.trial_done(trial.number, params, result.state.name, result.values, reason,
+        self.console.trial_done(trial.number, params, contract.State.of_trial(result.state), result.values, reason,
                                 time.monotonic() - started, study=self.study)

@@ -55,3 +55,12 @@ class GridSampler(optuna.samplers.BaseSampler):
     def sample_independent(self, study: optuna.Study, trial: FrozenTrial, param_name: str,
                            param_distribution: BaseDistribution) -> Any:
         raise ValueError(f"{param_name} is not in the grid's space ({', '.join(self.distributions)})")
+
+
+def grid_sampler(settings) -> GridSampler:
+    """The grid sampler of a sweep's settings (a SweepSettings with the grid sampler): its space's points."""
+    from xsearch.settings import components
+
+    space = settings.search_space
+    return GridSampler(space.distributions, space.grid_points(),
+                       seed=components.arguments(settings.sampler).get("seed"))

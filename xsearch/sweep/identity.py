@@ -20,15 +20,15 @@ from optuna.storages import BaseStorage
 from xsearch import contract
 from xsearch.inference import sequential
 from xsearch.redact import redact
+from xsearch.schema import ConfigError
+from xsearch.settings import components
+from xsearch.settings.sweep import SweepSettings
 from xsearch.studies import widen
 from xsearch.studies.lock import study_lock
-from xsearch.sweep import components
-from xsearch.sweep.settings import SweepSettings
-from xsearch.validate import ConfigError
 
-# sweep.* keys that say how the sweep runs; sweep.space is compared on its own (a grid may grow).
-EXECUTION_KEYS = ("workers", "storage", "dir", "retries", "heartbeat", "job", "fork_trials", "longest_first",
-                  "n_trials", "stall_timeout", "trial_timeout", "space")
+# sweep.* keys that say how the sweep runs (the schema marks them); sweep.space is compared on its own (a grid may
+# grow).
+EXECUTION_KEYS = SweepSettings.execution_keys()
 IGNORED_GROUPS = ("logger", "hydra")
 # Where the data is, not what it is: a study continues on another machine whose copy lies elsewhere. Each
 # trial records the identity of the images it was scored on, and the report pairs trials only on the same ones.
@@ -47,13 +47,13 @@ def _flat(node: Any, prefix: str = "") -> dict[str, Any]:
 
 def config_identity(base: Mapping[str, Any], settings: SweepSettings) -> dict[str, Any]:
     """{dotted key: value} of everything the study computes."""
-    sweep = {key: getattr(settings, key) for key in settings.__dataclass_fields__ if key not in EXECUTION_KEYS}
+    sweep = {key: getattr(settings, key) for key in type(settings).model_fields if key not in EXECUTION_KEYS}
     kept = {key: value for key, value in base.items() if key not in IGNORED_GROUPS and key != "sweep"}
     return {key: value for key, value in _flat({**kept, "sweep": sweep}).items() if key not in LOCATIONS}
 
 
 def space_identity(settings: SweepSettings) -> dict[str, str]:
-    return {key: distribution_to_json(d) for key, d in settings.search_space().distributions.items()}
+    return {key: distribution_to_json(d) for key, d in settings.search_space.distributions.items()}
 
 
 _ABSENT = object()
@@ -120,7 +120,7 @@ def open_study(storage: BaseStorage, base: Mapping[str, Any], settings: SweepSet
                     f"this sweep's: {'; '.join(differences[:SHOWN])}{more}. Give this sweep its own study with "
                     f"sweep.name=<new name> or sweep.dir=<another folder>, or run the original config to continue it")
         stored_space = attrs.get(contract.STUDY_SPACE, space)
-        wider = {key: d for key, d in settings.search_space().distributions.items()
+        wider = {key: d for key, d in settings.search_space.distributions.items()
                  if key in stored_space and stored_space[key] != space[key] and isinstance(d, CategoricalDistribution)}
         decided = sequential.Record.of(attrs.get(contract.DECIDE))
         if wider and study.trials and decided is not None and decided.looks:

@@ -17,9 +17,9 @@ from typing import Any, Protocol
 
 import optuna
 
+from xsearch.settings.sweep import SweepSettings
 from xsearch.studies.storage import open_storage, storage_url
 from xsearch.sweep import bookkeeping, decide
-from xsearch.sweep.settings import SweepSettings
 
 GONE_GRACE_S = 10.0  # a result file written just before the job left the queue may take this long to show
 POLL_S = 2.0

@@ -11,23 +11,24 @@ import optuna
 from omegaconf import DictConfig, OmegaConf
 
 from xsearch import contract
+from xsearch.schema import ConfigError
+from xsearch.settings.plan import plan
 from xsearch.settings.run import load_settings
+from xsearch.settings.sweep import SweepSettings, complete_points
 from xsearch.studies.storage import PASSWORD_IN_URL, check_url, is_journal, literal_password
 from xsearch.sweep.driver import OnFinished, Sweep
 from xsearch.sweep.planning import trial_config
-from xsearch.sweep.settings import SweepSettings
-from xsearch.validate import ConfigError
-
-_MISSING = object()
 
 
 def validate_space(base: Mapping[str, Any], sweep: SweepSettings) -> None:
-    """Every key must exist in the config and every value must build, before any trial runs."""
+    """Every key must exist in the config and every value must be valid, before any trial runs. (Each point's
+    plan, made once by the driver, then refuses a combination of valid values that cannot run.)"""
     cfg = OmegaConf.create(dict(base))
-    for key in sweep.search_space().distributions:
-        if OmegaConf.select(cfg, key, default=_MISSING) is _MISSING:
+    missing = object()
+    for key in sweep.search_space.distributions:
+        if OmegaConf.select(cfg, key, default=missing) is missing:
             raise ConfigError(f"sweep.space.{key} names no config key (e.g. model.segments, optim.lr)")
-    for point in sweep.search_space().probe_points() + [dict(p) for p in sweep.enqueue]:
+    for point in sweep.search_space.probe_points() + [dict(p) for p in sweep.enqueue]:
         try:
             load_settings(trial_config(base, point, study=sweep.name, monitor=sweep.objectives[0],
                                        sweep_dir=sweep.root))
@@ -44,21 +45,24 @@ def prepare(cfg: DictConfig) -> tuple[dict[str, Any], SweepSettings]:
     if missing:
         raise ConfigError(f"{', '.join(missing)} not set: a sweep needs a name and a space, "
                           "e.g. sweep.name=mine '+sweep.space.model.segments=[1,4]' (see conf/sweep/)")
-    settings = SweepSettings.from_mapping(OmegaConf.to_container(cfg.sweep, resolve=True))
-    # Trials report the first objective; set before resolving, so `${monitor}` (a callback's) follows it too.
-    cfg.monitor = settings.objectives[0]
+    node = OmegaConf.to_container(cfg.sweep, resolve=True)
+    objectives = node.get("objectives") or []
+    if objectives and objectives[0] in contract.EPOCH_METRICS:
+        # Trials report the first objective; set before resolving, so `${monitor}` (a callback's) follows it too.
+        cfg.monitor = objectives[0]
     values = OmegaConf.to_container(cfg, resolve=True)
     values.pop("sweep")
+    plan(load_settings(values))  # the base config must be valid, and its data where it says, before any trial
+    settings = SweepSettings.from_mapping(complete_points(node, values))
     if settings.storage is not None and not is_journal(settings.storage):
         check_url(settings.storage)  # a missing database driver, before the sweep's folder is made
-    load_settings(values)  # the base config must be valid before any trial is asked for
-    settings = settings.with_defaults(values)
     validate_space(values, settings)
     return values, settings
 
 
-def run_sweep(cfg: DictConfig, on_finished: OnFinished | None = None) -> float | None:
-    values, settings = prepare(cfg)
+def run_sweep(prepared: tuple[dict[str, Any], SweepSettings], on_finished: OnFinished | None = None) -> float | None:
+    """Run the sweep `prepare` checked."""
+    values, settings = prepared
     sweep = Sweep(values, settings)
     # SIGUSR2 is SLURM's warning before a time limit or preemption (submitit's --signal); SIGTERM a kill or a
     # preemption; SIGINT a Ctrl-C. Each stops the sweep the same clean way; a second one kills.

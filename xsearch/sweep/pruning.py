@@ -16,9 +16,9 @@ import optuna
 import pytorch_lightning as pl
 
 from xsearch import contract
+from xsearch.settings.components import build_pruner
 from xsearch.studies import optuna_private
 from xsearch.studies.storage import open_storage
-from xsearch.sweep.components import build_pruner
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,7 +54,7 @@ class OptunaReporter(pl.Callback):
 
     @property
     def stopped_as(self) -> str | None:
-        return contract.PRUNED if self.pruned_at is not None else None
+        return contract.State.PRUNED if self.pruned_at is not None else None
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not self.reports or trainer.sanity_checking or self.link.monitor not in trainer.callback_metrics:

@@ -195,15 +195,16 @@ def outcome(code: int, trial_dir: Path, objectives: list[str], *, interrupted: b
     summary = json.loads(path.read_text()) if path.is_file() else None
     status = summary["status"] if summary is not None else None
     # Killed after its result was written (in W&B's finish): the result is kept.
-    if aborted is not None and status != contract.COMPLETED:
+    if aborted is not None and status != contract.State.COMPLETE:
         return Outcome(optuna.trial.TrialState.FAIL, reason=aborted.reason, retry=aborted.stalled,
                        stalled=aborted.stalled)
-    if status == contract.STALLED:  # stuck in a kernel after the sweep asked it to stop: it ended itself
+    if status == contract.State.STALLED:  # stuck in a kernel after the sweep asked it to stop: it ended itself
         return Outcome(optuna.trial.TrialState.FAIL, reason=summary["error"], retry=True, stalled=True)
-    if status == contract.PRUNED:
+    if status == contract.State.PRUNED:
         return Outcome(optuna.trial.TrialState.PRUNED)
     checkpoint = summary.get("interrupted_checkpoint") if summary is not None else None
-    if status == contract.INTERRUPTED or (interrupted and status != contract.COMPLETED):  # finished in time is finished
+    # Interrupted, or stopped by the sweep before it finished (finished in time is finished).
+    if status == contract.State.INTERRUPTED or (interrupted and status != contract.State.COMPLETE):
         why = "the sweep was stopped" if interrupted else summary["error"]
         return Outcome(optuna.trial.TrialState.FAIL, reason=f"interrupted: {why}", retry=True, checkpoint=checkpoint)
     if summary is None or code < 0:
@@ -212,7 +213,7 @@ def outcome(code: int, trial_dir: Path, objectives: list[str], *, interrupted: b
         else:
             reason = f"trial process exited with code {code} before writing {contract.SUMMARY}: {_tail(trial_dir)}"
         return Outcome(optuna.trial.TrialState.FAIL, reason=reason, retry=code < 0)
-    if status == contract.FAILED:
+    if status == contract.State.FAILED:
         return Outcome(optuna.trial.TrialState.FAIL, reason=summary["error"])
     values = objective_values(summary, objectives)
     if values is None:

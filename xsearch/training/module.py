@@ -8,17 +8,18 @@ import torchmetrics
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from xsearch.model import XceptionConfig, build_model
+from xsearch.model.network import Xception
+from xsearch.model.spec import NetSpec
 from xsearch.training.layout import in_layout
 from xsearch.training.optim import OptimSettings, build_optimizer, build_scheduler
 
 
 class SpectrumModule(pl.LightningModule):
-    def __init__(self, model: XceptionConfig, optim: OptimSettings, *, channels_last: bool = False,
+    def __init__(self, spec: NetSpec, optim: OptimSettings, *, channels_last: bool = False,
                  compile: bool = False) -> None:
         super().__init__()
         self.optim = optim
-        self.net = build_model(model)
+        self.net = Xception(spec)
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         if channels_last:
             self.net.to(memory_format=torch.channels_last)
@@ -29,7 +30,7 @@ class SpectrumModule(pl.LightningModule):
             self.ema = AveragedModel(self.net, multi_avg_fn=get_ema_multi_avg_fn(optim.ema_decay), use_buffers=True)
             self.ema.requires_grad_(False)
         self.loss = nn.CrossEntropyLoss(label_smoothing=optim.label_smoothing)
-        classes = model.num_classes
+        classes = spec.num_classes
         self.val_acc = torchmetrics.classification.MulticlassAccuracy(classes, top_k=1, average="micro")
         # Top-5 only means something with well over 5 classes.
         self.val_acc5 = (torchmetrics.classification.MulticlassAccuracy(classes, top_k=5, average="micro")

@@ -18,10 +18,12 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from xsearch import contract
+from xsearch.data import build_datamodule
 from xsearch.model import XceptionConfig
 from xsearch.redact import redact
-from xsearch.settings.plan import Plan, plan
-from xsearch.settings.run import Settings
+from xsearch.schema import ConfigError
+from xsearch.settings.plan import Plan, plan, too_big
+from xsearch.settings.run import PLAN, RunSettings
 from xsearch.training import preemption, quiet
 from xsearch.training.beacon import Beacon
 from xsearch.training.callbacks import EpochMeter
@@ -55,7 +57,27 @@ def _device(trainer: pl.Trainer) -> str:
     return f"{name} x{trainer.world_size}" if trainer.world_size > 1 else name
 
 
-def train(settings: Settings, config: dict[str, Any], run_dir: Path, *, planned: Plan | None = None,
+def check_fits_gpu(planned: Plan, settings: RunSettings) -> None:
+    """The plan's check that the network's training state fits, against the GPU's memory where it trains there."""
+    if settings.on_gpu() and torch.cuda.is_available():
+        have = torch.cuda.get_device_properties(0).total_memory
+        if planned.params * 16 > have:
+            raise ConfigError(too_big(planned.params, planned.model.width, have,
+                                      f"{torch.cuda.get_device_name(0)} memory"))
+
+
+def datamodule_for(settings: RunSettings, planned: Plan) -> pl.LightningDataModule:
+    """The run's datamodule, which must give the batches its plan was made for."""
+    datamodule = build_datamodule(settings.data, seed=settings.seed)
+    built = (datamodule.num_classes, datamodule.channels, datamodule.size)
+    if built != (planned.data.num_classes, planned.data.channels, planned.data.size):
+        raise ConfigError(f"data: the plan expected {planned.data.num_classes} classes, {planned.data.channels} "
+                          f"channels at {planned.data.size}x{planned.data.size}, the data gives {built[0]}, "
+                          f"{built[1]} at {built[2]}x{built[2]}: the data changed since the plan; plan again")
+    return datamodule
+
+
+def train(settings: RunSettings, config: dict[str, Any], run_dir: Path, *, planned: Plan | None = None,
           callbacks: Sequence[pl.Callback] = (), progress_file: Path | None = None) -> dict[str, Any]:
     """Fit the configured variant; write summary.json, the resolved config and the loggers' files into `run_dir`.
 
@@ -67,10 +89,12 @@ def train(settings: Settings, config: dict[str, Any], run_dir: Path, *, planned:
     run_dir.mkdir(parents=True, exist_ok=True)
     pl.seed_everything(settings.seed, workers=True, verbose=False)
     planned = planned or plan(settings)
+    check_fits_gpu(planned, settings)
+    datamodule = datamodule_for(settings, planned)
     model_cfg, architecture = planned.model, planned.architecture
     (run_dir / "config.yaml").write_text(json.dumps(redact(config), indent=2))  # JSON is valid YAML
 
-    module = SpectrumModule(model_cfg, settings.optim, channels_last=settings.use_channels_last(),
+    module = SpectrumModule(planned.spec, settings.optim, channels_last=settings.use_channels_last(),
                             compile=settings.compile)
     trainer_kwargs = settings.trainer_kwargs()
     loggers = build_loggers(settings.logger, run_dir, name=run_name(model_cfg),
@@ -96,7 +120,7 @@ def train(settings: Settings, config: dict[str, Any], run_dir: Path, *, planned:
 
     def write_summary(status: str, reason: str | None) -> dict[str, Any]:
         summary = _summary(settings, meter.epochs, architecture, trainer, started, status, reason)
-        summary.update(test=scorer.result, splits=_splits(planned.datamodule),
+        summary.update(test=scorer.result, splits=_splits(datamodule),
                        wandb=wandb_run_info() if tracked else None, run_dir=str(run_dir),
                        resumed_from=settings.resume, first_step_at=meter.first_step_at,
                        interrupted_checkpoint=str(stopper.saved) if stopper.saved else None,
@@ -115,14 +139,15 @@ def train(settings: Settings, config: dict[str, Any], run_dir: Path, *, planned:
     restore_signals = preemption.install() if in_main_thread else None
     deadline = preemption.StopDeadline(
         moved=lambda: beacon.beats, slowest_step=lambda: beacon.longest_silence,
-        on_stuck=lambda reason: write_summary(contract.STALLED, f"{reason}, {beacon.position.describe()}"),
+        on_stuck=lambda reason: write_summary(contract.State.STALLED, f"{reason}, {beacon.position.describe()}"),
     ) if in_main_thread else None
     try:
         if tracked:
             summarize_best(tracker, settings.monitor, settings.mode)
+        logged = {k: v for k, v in config.items() if k != PLAN}  # the plan is logged as the architecture
         for lg in loggers:
-            lg.log_hyperparams(redact({**config, "architecture": architecture}))
-        trainer.fit(module, datamodule=planned.datamodule, ckpt_path=settings.resume)
+            lg.log_hyperparams(redact({**logged, "architecture": architecture}))
+        trainer.fit(module, datamodule=datamodule, ckpt_path=settings.resume)
     except BaseException as exc:  # also KeyboardInterrupt: the summary and W&B still say what happened
         error = exc
     finally:
@@ -143,7 +168,7 @@ def train(settings: Settings, config: dict[str, Any], run_dir: Path, *, planned:
     return summary
 
 
-def _summary(settings: Settings, epochs: list[dict[str, float]], architecture: dict[str, Any], trainer: pl.Trainer,
+def _summary(settings: RunSettings, epochs: list[dict[str, float]], architecture: dict[str, Any], trainer: pl.Trainer,
              started: float, status: str, reason: str | None) -> dict[str, Any]:
     # The same rule as the epoch ChooseAndScore keeps: finite values only, the first of equals.
     monitored = [e for e in epochs if math.isfinite(e.get(settings.monitor, math.nan))]
@@ -186,10 +211,10 @@ def _splits(datamodule: pl.LightningDataModule) -> dict[str, Any] | None:
 
 def _status(error: BaseException | None, stopped_as: str | None) -> str:
     if isinstance(error, (SIGTERMException, preemption.Interrupted)):
-        return contract.INTERRUPTED  # asked to stop from outside: not the trial's fault, and resumable
+        return contract.State.INTERRUPTED  # asked to stop from outside: not the trial's fault, and resumable
     if error is not None:
-        return contract.FAILED
-    return stopped_as or contract.COMPLETED
+        return contract.State.FAILED
+    return stopped_as or contract.State.COMPLETE
 
 
 def _reason(error: BaseException | None) -> str | None:

@@ -100,9 +100,9 @@ def finish_wandb(*, status: str, reason: str | None = None) -> None:
     if run is None:
         return
     # `status`, not `state`: W&B's own run state is a column of its runs table, which a summary key would shadow.
-    run.summary["status"] = status
+    run.summary["status"] = str(status)
     if reason is not None:
         run.summary["failure_reason"] = redact(reason)
-    if status == contract.INTERRUPTED:  # stopped from outside, resumable: W&B shows it as preempted, not failed
+    if status == contract.State.INTERRUPTED:  # stopped from outside, resumable: W&B shows it as preempted, not failed
         run.mark_preempting()
     wandb.finish(exit_code=1 if status in contract.UNFINISHED else 0)

@@ -15,8 +15,8 @@ import optuna
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 
+from xsearch.schema import ConfigError
 from xsearch.settings.targets import check_installed
-from xsearch.validate import ConfigError
 
 GRID = "grid"
 SAMPLERS = {GRID: None, "tpe": "optuna.samplers.TPESampler", "random": "optuna.samplers.RandomSampler",

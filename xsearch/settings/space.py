@@ -32,9 +32,17 @@ from typing import Any
 import optuna
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 
-from xsearch.validate import ConfigError, is_int, is_number
+from xsearch.schema import ConfigError
 
 TYPES = ("categorical", "int", "float")
+
+
+def is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _distribution(key: str, spec: Any) -> BaseDistribution:

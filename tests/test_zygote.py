@@ -14,9 +14,9 @@ from processes import stat, wait_for
 from test_watchdog import TRIAL, training
 
 from xsearch.contract import TRIAL_LOG
-from xsearch.sweep.forking import Zygote, ZygoteGone
+from xsearch.process.trial import TrialProcess
+from xsearch.process.zygote import Zygote, ZygoteGone
 from xsearch.sweep.pruning import TrialLink
-from xsearch.sweep.trial import TrialProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -72,8 +72,9 @@ def test_a_trial_whose_zygote_died_before_it_started_runs_in_a_fresh_interpreter
                      pruner={"name": "none"}, monitor="val/acc")
     # No trial.yaml in the trial's folder: the fresh `python -m xsearch` fails at once, in Hydra, with its
     # message (as a config error's line) in the trial's log, which proves it ran.
-    process = TrialProcess(trial_dir=tmp_path, link=link, env={"PYTHONPATH": str(ROOT)}, study=study,
-                           heartbeat=60, stopping=threading.Event(), zygote=zygote)
+    process = TrialProcess(trial_dir=tmp_path, number=trial.number, link=link.to_env(),
+                           env={"PYTHONPATH": str(ROOT)}, study=study, heartbeat=60, stopping=threading.Event(),
+                           zygote=zygote)
     assert process.run() == 2
     assert "Cannot find primary config 'trial'" in (tmp_path / TRIAL_LOG).read_text()
     assert process.process.args[:3] == [sys.executable, "-m", "xsearch"]
@@ -89,7 +90,7 @@ def test_a_forked_zygote_is_waited_for_and_killed_like_a_started_one():
     killed.process.kill()
     assert killed.process.wait() == -signal.SIGKILL
     reaped = Zygote.fork(lambda: None)
-    reaped.process.stdin.close()
+    reaped.requests.close()
     os.waitpid(reaped.process.pid, 0)  # reaped elsewhere, its status gone: ended, not an error
     assert reaped.process.wait() == 0 and not reaped.alive()
 
@@ -107,7 +108,7 @@ def _command(pid: int) -> list[bytes]:
 def test_a_sweeps_first_trials_fork_from_the_driver_itself_not_from_a_second_interpreter(tmp_path, spawned):
     # The driver has imported torch and Lightning (about 5 s of a core) by the time it would start a zygote, so
     # its first worker's zygote is the driver forked: a sweep pays for those imports once. A zygote started fresh
-    # would be another interpreter, `python -m xsearch.zygote`, importing them all again.
+    # would be another interpreter, `python -m xsearch --zygote`, importing them all again.
     driver = spawned([*TRIAL, f"sweep.dir={tmp_path}", "trainer.max_epochs=10000"], stdout=subprocess.PIPE,
                      stderr=subprocess.STDOUT)
     trial = wait_for(lambda: training(tmp_path / "trials" / "0"), timeout=120, what="trial 0 to train")

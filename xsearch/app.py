@@ -8,15 +8,10 @@ errors (an unknown key or group option) included.
 
 from __future__ import annotations
 
-import atexit
-import faulthandler
 import importlib.util
 import os
-import signal
 import sys
-import threading
 from pathlib import Path
-from typing import NoReturn
 
 import hydra
 from hydra.core.config_store import ConfigStore
@@ -26,6 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from xsearch import contract
 from xsearch.hydra_errors import explain_hydra_error
 from xsearch.model.config import knob_defaults
+from xsearch.process.exit import finish_fast
 from xsearch.schema import ConfigError
 from xsearch.settings.logger import LoggerSettings
 from xsearch.settings.sweep import SweepSettings
@@ -78,23 +74,6 @@ def cli() -> None:
     finish_fast(0)
 
 
-def finish_fast(code: int | str | None) -> NoReturn:
-    """Exit without the interpreter's finalization, which with torch and Lightning loaded takes ~1.2 s of
-    tearing down modules and does nothing a run needs. Exit handlers (log files, W&B's teardown, an unused
-    zygote) still run first, and the exit status is what `sys.exit(code)` would give."""
-    if isinstance(code, str):  # sys.exit("message"): the message on stderr, status 1
-        print(code, file=sys.stderr)
-        code = 1
-    # What a normal exit runs before finalizing, in its order: threads' exit hooks and joining non-daemon
-    # threads (a ThreadPoolExecutor's workers, an async checkpoint write), then the atexit handlers. Both are
-    # CPython's own functions, the ones its finalization calls.
-    threading._shutdown()
-    atexit._run_exitfuncs()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0 if code is None else code)
-
-
 def config_error(message: object) -> None:
     print(f"xsearch: config error: {message}", file=sys.stderr)
     sys.exit(2)
@@ -131,23 +110,24 @@ def main(cfg: DictConfig) -> float | None:
     # The config is good: now what training needs (torch, Lightning: seconds).
     from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
+    from xsearch.process import signals
     from xsearch.settings.run import check_targets
     from xsearch.sweep.pruning import OptunaReporter, TrialLink
     from xsearch.training.run import summary_line, train
 
     if driving:
-        from xsearch.sweep import forking
+        from xsearch.process import zygote
         from xsearch.sweep.launch import run_sweep
 
-        if prepared[1].fork_trials and forking.forkable(cfg.trainer):
+        if prepared[1].fork_trials and zygote.forkable(cfg.trainer):
             # Now: this driver has imported what a trial needs (torch, Lightning: ~5 s) and runs no thread yet,
             # so the first worker's zygote can be this process forked, sparing it those imports.
-            forking.start_early(cli)
+            zygote.start_early(cli)
         tracked = bool(LoggerSettings.from_node(OmegaConf.to_container(cfg.logger, resolve=True)).wandb)
         return run_sweep(prepared, lambda root, url, study: write_report(root, url, study, wandb=tracked))
     link = TrialLink.from_env()  # set only in a trial process started by a sweep worker
-    if link is not None:  # the sweep's watchdog asks a stalled trial where it is stuck before killing it
-        faulthandler.register(signal.SIGQUIT, all_threads=True)
+    if link is not None:
+        signals.answer_watchdog()
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
         check_targets(settings)  # the loggers' and callbacks' classes: importable, and what they should be

@@ -20,6 +20,9 @@ import optuna
 from omegaconf import OmegaConf
 
 from xsearch import contract, outcomes
+from xsearch.process.trial import TrialProcess
+from xsearch.process.zygote import Zygote, forkable
+from xsearch.process.zygote import take as take_zygote
 from xsearch.redact import redact
 from xsearch.schema import ConfigError
 from xsearch.settings import components
@@ -30,14 +33,12 @@ from xsearch.studies.storage import open_storage, stale_after, storage_url
 from xsearch.sweep import bookkeeping, identity
 from xsearch.sweep.console import Console
 from xsearch.sweep.decide import Decider, Step
-from xsearch.sweep.forking import Zygote, forkable
-from xsearch.sweep.forking import take as take_zygote
 from xsearch.sweep.grid import grid_sampler
 from xsearch.sweep.planning import TrialPlans
 from xsearch.sweep.pruning import TrialLink
 from xsearch.sweep.resources import WORKER, gpu_slices, trial_environment, trial_threads
 from xsearch.sweep.results import write_results
-from xsearch.sweep.trial import TrialProcess, outcome, rerun_command
+from xsearch.sweep.trial import outcome, rerun_command
 
 # Heartbeats are Optuna's documented way to find dead workers; driving them with ask/tell is deliberate.
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
@@ -216,7 +217,7 @@ class Sweep:
         link = TrialLink(storage=self.url, study=self.settings.name, number=trial.number,
                          pruner=dict(self.settings.pruner), monitor=self.settings.objectives[0])
         warm = zygote is not None and forkable(config["trainer"])  # a zygote found dead falls back in TrialProcess
-        process = TrialProcess(trial_dir=trial_dir, link=link, env=env, study=self.study,
+        process = TrialProcess(trial_dir=trial_dir, number=trial.number, link=link.to_env(), env=env, study=self.study,
                                heartbeat=self.settings.heartbeat, stopping=self.stopping,
                                zygote=zygote if warm else None, stall_timeout=self.settings.stall_timeout,
                                trial_timeout=self.settings.trial_timeout)

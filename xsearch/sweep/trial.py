@@ -1,6 +1,6 @@
-"""One trial's process, run by a worker: started (forked from a warm zygote, or a fresh interpreter), kept alive in
-the study by heartbeats, watched for stalls and time limits, and what its end means. (Its config and budget check
-are xsearch/sweep/planning.py's.)
+"""What the end of a trial's process means for the study: complete, pruned, failed (and why), or to be run again
+(its process was killed, or its worker died). (Running the process safely is xsearch/process/trial.py's; its
+config and plan are xsearch/sweep/planning.py's.)
 
 Each trial trains in a child process so that anything (an exception, NaN, an
 out-of-memory error, a segfault, a kill) ends that trial only. The child is an
@@ -12,28 +12,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import signal
-import subprocess
-import sys
-import threading
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import optuna
-import sqlalchemy.exc
 
 from xsearch import contract
-from xsearch.progress import Position, read_position
-from xsearch.studies import optuna_private
-from xsearch.sweep.forking import ForkedTrial, Zygote, ZygoteGone
-from xsearch.sweep.pruning import TrialLink
-
-GRACE_S = 60  # for a stopping trial to checkpoint (SLURM's warning comes 120 s before the kill in xsearch's presets)
-WATCH_S = 1.0  # how often the watchdog reads a trial's progress file
-STACKS_S = 2.0  # between asking a stalled trial for its Python stacks (SIGQUIT) and killing it
+from xsearch.process.trial import Abort
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,14 +33,6 @@ class Outcome:
     stalled: bool = False  # it stopped making progress: retried once at most, a hang may be deterministic
 
 
-@dataclasses.dataclass(frozen=True)
-class Abort:
-    """Why the watchdog killed a trial."""
-
-    reason: str
-    stalled: bool  # False: it ran past its time limit
-
-
 def rerun_command(trial_dir: Path) -> str:
     return f"python -m xsearch --config-path={trial_dir} --config-name=trial hydra.run.dir={trial_dir}/rerun"
 
@@ -62,130 +41,6 @@ def objective_values(summary: Mapping[str, Any], objectives: list[str]) -> list[
     best = summary.get("best") or {}
     values = [summary[o] if o in contract.COST_METRICS else best.get(o) for o in objectives]
     return None if any(v is None for v in values) else [float(v) for v in values]
-
-
-class TrialProcess:
-    """A trial's child process, kept alive in the study by heartbeats until it ends."""
-
-    def __init__(self, *, trial_dir: Path, link: TrialLink, env: Mapping[str, str | None],
-                 study: optuna.Study, heartbeat: int, stopping: threading.Event,
-                 zygote: Zygote | None = None, stall_timeout: float | None = None,
-                 trial_timeout: float | None = None) -> None:
-        self.trial_dir = trial_dir
-        self.link = link
-        merged = {**os.environ, **env, contract.TRIAL_ENV: link.to_env()}
-        self.env = {key: value for key, value in merged.items() if value is not None}
-        self.study = study
-        self.heartbeat = heartbeat
-        self.sweep_stopping = stopping
-        self.zygote = zygote
-        self.stall_timeout = stall_timeout
-        self.trial_timeout = trial_timeout
-        self.process: subprocess.Popen | ForkedTrial | None = None
-        self.stopped = threading.Event()
-        self.aborted: Abort | None = None  # set when the watchdog killed the trial
-
-    def run(self) -> int:
-        args = [f"--config-path={self.trial_dir}", "--config-name=trial", f"hydra.run.dir={self.trial_dir}"]
-        log = self.trial_dir / contract.TRIAL_LOG
-        # What this process writes, and nothing an earlier study left in a reused trial folder.
-        for name in (contract.PROGRESS, contract.SUMMARY, contract.OUTCOMES):
-            (self.trial_dir / name).unlink(missing_ok=True)
-        if self.zygote is not None:
-            try:
-                self.process = self.zygote.start(args, env=self.env, cwd=os.getcwd(), log=str(log))
-            except ZygoteGone:  # it died since the worker last looked: this trial starts the slow way
-                self.process = None
-        if self.process is None:
-            with open(log, "w") as out:  # a new session: a Ctrl-C reaches the driver, not the trial
-                self.process = subprocess.Popen([sys.executable, "-m", "xsearch", *args], stdout=out,
-                                                stderr=subprocess.STDOUT, env=self.env, start_new_session=True)
-        try:
-            (self.trial_dir / contract.TRIAL_PID).write_text(f"{self.process.pid}\n")
-            if self.sweep_stopping.is_set():  # the sweep stopped while this trial was being prepared
-                self.terminate()
-            for watch in (self._beat, self._watch):
-                threading.Thread(target=watch, daemon=True).start()
-            return self.process.wait()
-        except BaseException:
-            self.kill()  # whatever went wrong here, no trial runs on unwatched
-            raise
-        finally:
-            self.stopped.set()
-            (self.trial_dir / contract.TRIAL_PID).unlink(missing_ok=True)
-
-    def terminate(self) -> None:
-        """Ask the trial to stop (it checkpoints and finishes its W&B run and summary); kill it if it takes more
-        than GRACE_S. Returns at once: a signal handler calls this."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        escalate = threading.Timer(GRACE_S, self.kill)
-        escalate.daemon = True
-        escalate.start()
-
-    def kill(self) -> None:
-        """SIGKILL the trial's whole process group: DDP ranks and data loader workers die with it."""
-        if self.process is not None and self.process.poll() is None:
-            try:
-                os.killpg(self.process.pid, signal.SIGKILL)  # the trial leads its own session and group
-            except ProcessLookupError:
-                pass
-
-    def _watch(self) -> None:
-        """Kill the trial when its progress file has not changed for `stall_timeout` s (a hang: no batch ends), or
-        when it has run for `trial_timeout` s. Progress is read from outside, so a process that is stuck in a
-        kernel, stopped or deadlocked is caught as surely as one that is merely slow."""
-        started = moved = time.monotonic()
-        seen, where = b"", Position("starting")
-        while not self.stopped.wait(WATCH_S):
-            now = time.monotonic()
-            raw, position = read_position(self.trial_dir / contract.PROGRESS)
-            if raw != seen:
-                seen, moved, where = raw, now, position or where
-            if self.trial_timeout is not None and now - started > self.trial_timeout:
-                return self._abort(f"timed out: ran past sweep.trial_timeout={self.trial_timeout:g} s, "
-                                   f"{where.describe()}", stalled=False, answers=bool(seen))
-            if self.stall_timeout is not None and now - moved > self.stall_timeout:
-                return self._abort(f"stalled: no step for {self.stall_timeout:g} s {where.describe()}", stalled=True,
-                                   answers=bool(seen))
-
-    def _abort(self, reason: str, *, stalled: bool, answers: bool) -> None:
-        """Kill the trial's process group; first, if it can answer, have it print its Python stacks to its log.
-        (It can once it has written progress: it registered the dump on SIGQUIT before that.)"""
-        if process_state(self.process.pid) == "T":
-            reason += "; its process was stopped (SIGSTOP)"
-        elif answers:
-            self.process.send_signal(signal.SIGQUIT)
-            self.stopped.wait(STACKS_S)
-            reason += f"; its Python stacks are at the end of {contract.TRIAL_LOG}"
-        self.aborted = Abort(reason, stalled=stalled)
-        self.kill()
-
-    def _beat(self) -> None:
-        if not optuna_private.beats(self.study):
-            return
-        trial = optuna_private.by_number(self.study, self.link.number)
-        while True:
-            try:
-                optuna_private.beat(self.study, trial)
-            except (OSError, sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError) as error:
-                # The connection broke under this beat (a database restart, a network filesystem's hiccup under a
-                # journal file); the next one tries again. Beats stop only with the trial, or it would be judged
-                # dead while it trains.
-                print(f"  trial {self.link.number}: a heartbeat failed ({type(error).__name__}); beating on",
-                      flush=True)
-            if self.stopped.wait(self.heartbeat):
-                return
-
-
-def process_state(pid: int) -> str | None:
-    """The state letter Linux gives a process (R running, S sleeping, T stopped, Z zombie), None if unknown."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return None
 
 
 def outcome(code: int, trial_dir: Path, objectives: list[str], *, interrupted: bool,

@@ -20,12 +20,13 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 from xsearch import contract
 from xsearch.data import build_datamodule
 from xsearch.model import XceptionConfig
+from xsearch.process import signals
+from xsearch.process.beacon import Beacon
 from xsearch.redact import redact
 from xsearch.schema import ConfigError
 from xsearch.settings.plan import Plan, plan, too_big
 from xsearch.settings.run import PLAN, RunSettings
 from xsearch.training import preemption, quiet
-from xsearch.training.beacon import Beacon
 from xsearch.training.callbacks import EpochMeter
 from xsearch.training.configured import build_callbacks
 from xsearch.training.module import SpectrumModule
@@ -136,8 +137,8 @@ def train(settings: RunSettings, config: dict[str, Any], run_dir: Path, *, plann
     # W&B run are finished; inside fit, at a batch boundary and with a checkpoint to resume from. A run stuck in a
     # kernel never reaches that boundary: the deadline ends it, with a summary that says so.
     in_main_thread = threading.current_thread() is threading.main_thread()
-    restore_signals = preemption.install() if in_main_thread else None
-    deadline = preemption.StopDeadline(
+    restore_signals = signals.install() if in_main_thread else None
+    deadline = signals.StopDeadline(
         moved=lambda: beacon.beats, slowest_step=lambda: beacon.longest_silence,
         on_stuck=lambda reason: write_summary(contract.State.STALLED, f"{reason}, {beacon.position.describe()}"),
     ) if in_main_thread else None
@@ -210,7 +211,7 @@ def _splits(datamodule: pl.LightningDataModule) -> dict[str, Any] | None:
 
 
 def _status(error: BaseException | None, stopped_as: str | None) -> str:
-    if isinstance(error, (SIGTERMException, preemption.Interrupted)):
+    if isinstance(error, (SIGTERMException, signals.Interrupted)):
         return contract.State.INTERRUPTED  # asked to stop from outside: not the trial's fault, and resumable
     if error is not None:
         return contract.State.FAILED

@@ -19,7 +19,7 @@ from torch import Tensor
 
 from xsearch import contract
 from xsearch.outcomes import Outcomes
-from xsearch.progress import Position
+from xsearch.process.progress import Position
 
 FINAL = "final epoch"  # how the chosen epoch is named where the scoring images could not be kept apart
 

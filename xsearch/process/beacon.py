@@ -2,7 +2,7 @@
 
 A run that stops moving is told apart from a slow one by its steps, not by its CPU use: a kernel that never
 returns keeps every core busy. The `Beacon` notes every training and validation batch. Inside a sweep it also
-writes the position to the trial's progress file (xsearch/progress.py) on every batch, one `pwrite` of a few
+writes the position to the trial's progress file (xsearch/process/progress.py) on every batch, one `pwrite` of a few
 microseconds, which the sweep's watchdog reads from outside the process. A process that is stuck, stopped or
 gone writes nothing more, so nothing in it has to work for the watchdog to see that.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 
-from xsearch.progress import Position, record
+from xsearch.process.progress import Position, record
 
 
 class Beacon(pl.Callback):

@@ -1,5 +1,5 @@
 """A sweep worker's warm zygote: the process its trials fork from, and the worker's side of it, which starts
-trials there and waits for them as for a subprocess.Popen.
+trials there and waits for them as for a subprocess.Popen (`Forked`, the one Popen-like of forked processes).
 
 A fresh `python -m xsearch` spends about 5 s importing torch, Lightning, Hydra and W&B before it trains; a sweep
 of short trials would spend much of its time there. A zygote imports them once and forks each trial from that
@@ -7,7 +7,7 @@ state. A trial is still its own process, in its own session, with its own enviro
 and exit status: exactly the `python -m xsearch` run its `trial.yaml` re-runs, minus the imports.
 
 The first worker's zygote is the driver itself, forked once its own imports are done and before it starts any
-thread (`start_early`), so a sweep pays for those imports once. Any other is `python -m xsearch.zygote`, started
+thread (`start_early`), so a sweep pays for those imports once. Any other is `python -m xsearch --zygote`, started
 fresh: by then the driver runs threads, and a fork copies only the thread that forks and every lock as it is.
 
 Protocol, one JSON object per line: the worker writes
@@ -30,6 +30,8 @@ from typing import Any, NoReturn, TextIO
 
 from xsearch.contract import STOP_SIGNALS
 
+ZYGOTE_FLAG = "--zygote"  # `python -m xsearch --zygote`: a fresh zygote (xsearch/__main__.py)
+
 
 class ZygoteGone(RuntimeError):
     """The warm process has exited: it can start no trial and report no end."""
@@ -39,39 +41,51 @@ class Zygote:
     """The worker's side: start trials in the warm process and wait for them like subprocess.Popen."""
 
     def __init__(self, env: Mapping[str, str]) -> None:
-        """A fresh zygote: `python -m xsearch.zygote`, which does its imports itself."""
-        self.process: subprocess.Popen | _ForkedZygote = subprocess.Popen(
-            [sys.executable, "-m", "xsearch.zygote"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-            env=dict(env), start_new_session=True)
+        """A fresh zygote: `python -m xsearch --zygote`, which does its imports itself."""
+        started = subprocess.Popen([sys.executable, "-m", "xsearch", ZYGOTE_FLAG], stdin=subprocess.PIPE,
+                                   stdout=subprocess.PIPE, text=True, env=dict(env), start_new_session=True)
+        self.process: subprocess.Popen | Forked = started
+        self.requests, self.answers = started.stdin, started.stdout
 
     @classmethod
     def fork(cls, main: Callable[[], None]) -> Zygote:
         """This process, forked, as a zygote whose trials run `main`. Only from a process that has imported what a
         trial needs and runs no other thread."""
         zygote = cls.__new__(cls)
-        zygote.process = _ForkedZygote(main)
+        zygote.process, zygote.requests, zygote.answers = _fork_zygote(main)
         return zygote
 
-    def start(self, args: Sequence[str], *, env: Mapping[str, str], cwd: str, log: str) -> ForkedTrial:
+    def start(self, args: Sequence[str], *, env: Mapping[str, str], cwd: str, log: str) -> Forked:
         try:
-            self.process.stdin.write(json.dumps({"args": list(args), "env": dict(env), "cwd": cwd, "log": log}) + "\n")
-            self.process.stdin.flush()
+            self.requests.write(json.dumps({"args": list(args), "env": dict(env), "cwd": cwd, "log": log}) + "\n")
+            self.requests.flush()
         except (BrokenPipeError, ValueError) as error:  # ValueError: its pipe was already closed
             raise ZygoteGone(f"the trial zygote exited with code {self.process.wait()}") from error
-        return ForkedTrial(self, int(self._read()["pid"]))
+        pid = int(self._read()["pid"])
+        trial = Forked(pid, lambda block: self._trial_end(trial) if block else None)
+        return trial
+
+    def _trial_end(self, trial: Forked) -> int:
+        """The trial's exit code, as the zygote reports it; a zygote gone can report nothing, so the trial is
+        ended here."""
+        try:
+            return int(self._read()["code"])
+        except ZygoteGone:
+            trial.kill()
+            return -signal.SIGKILL
 
     def alive(self) -> bool:
         return self.process.poll() is None
 
     def _read(self) -> dict[str, Any]:
-        line = self.process.stdout.readline()
+        line = self.answers.readline()
         if not line:
             raise ZygoteGone(f"the trial zygote exited with code {self.process.wait()}")
         return json.loads(line)
 
     def close(self) -> None:
         if self.process.poll() is None:
-            self.process.stdin.close()
+            self.requests.close()
             self.process.wait()
 
 
@@ -119,31 +133,32 @@ def _discard() -> None:
             _early.process.wait()
 
 
-class ForkedTrial:
-    """A trial forked by the zygote: the subset of subprocess.Popen the worker uses."""
+class Forked:
+    """A forked process as a worker handles it, the subset of subprocess.Popen it uses: alive, wait, signal, kill.
 
-    def __init__(self, zygote: Zygote, pid: int) -> None:
-        self.zygote = zygote
+    How its end is learnt is the one difference between the two kinds: a zygote is this process's own child
+    (`os.waitpid`); a trial is the zygote's, which reports its exit code on the protocol (`reap`)."""
+
+    def __init__(self, pid: int, reap: Callable[[bool], int | None]) -> None:
         self.pid = pid
+        self._reap = reap  # (block) -> exit code, or None while it runs (only when not blocking)
         self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            self.returncode = self._reap(False)
+        return self.returncode
 
     def wait(self) -> int:
         if self.returncode is None:
-            try:
-                self.returncode = int(self.zygote._read()["code"])
-            except ZygoteGone:  # nothing can report this trial's end any more, so end it here
-                self.kill()
-                self.returncode = -signal.SIGKILL
-        return self.returncode
-
-    def poll(self) -> int | None:
+            self.returncode = self._reap(True)
         return self.returncode
 
     def send_signal(self, signum: int) -> None:
         if self.returncode is None:
             try:
                 os.kill(self.pid, signum)
-            except ProcessLookupError:
+            except ProcessLookupError:  # it ended and was reaped meanwhile
                 pass
 
     def terminate(self) -> None:
@@ -153,60 +168,43 @@ class ForkedTrial:
         self.send_signal(signal.SIGKILL)
 
 
-class _ForkedZygote:
-    """A zygote forked from this process: the subset of subprocess.Popen a Zygote uses."""
+def _own_child(pid: int) -> Callable[[bool], int | None]:
+    def reap(block: bool) -> int | None:
+        try:
+            done, status = os.waitpid(pid, 0 if block else os.WNOHANG)
+        except ChildProcessError:  # reaped already, elsewhere: its status is gone (subprocess says 0 too)
+            return 0
+        return os.waitstatus_to_exitcode(status) if done else None
+    return reap
 
-    def __init__(self, main: Callable[[], None]) -> None:
-        requests, answers = os.pipe(), os.pipe()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        self.pid = os.fork()
-        if self.pid == 0:
-            try:
-                os.setsid()  # as the fresh one's start_new_session
-                os.close(requests[1])
-                os.close(answers[0])
-                # Forked inside the driver's Hydra run: a trial's own run must start as in a fresh interpreter.
-                from hydra.core.global_hydra import GlobalHydra
 
-                GlobalHydra.instance().clear()
-                # The protocol on pipes of its own: stdout is still the driver's, where the driver's logging
-                # handlers (Hydra's console handler, say) would write anything this process logs.
-                serve(main, os.fdopen(requests[0], "r"), os.fdopen(answers[1], "w"))
-            except BaseException:
-                import traceback
+def _fork_zygote(main: Callable[[], None]) -> tuple[Forked, TextIO, TextIO]:
+    """This process forked as a zygote serving `main`: the process, and the pipes to and from it."""
+    requests, answers = os.pipe(), os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setsid()  # as the fresh one's start_new_session
+            os.close(requests[1])
+            os.close(answers[0])
+            # Forked inside the driver's Hydra run: a trial's own run must start as in a fresh interpreter.
+            from hydra.core.global_hydra import GlobalHydra
 
-                traceback.print_exc()
-            finally:
-                os._exit(1)
-        os.close(requests[0])
-        os.close(answers[1])
-        self.stdin = os.fdopen(requests[1], "w")
-        self.stdout = os.fdopen(answers[0], "r")
-        self.returncode: int | None = None
+            GlobalHydra.instance().clear()
+            # The protocol on pipes of its own: stdout is still the driver's, where the driver's logging
+            # handlers (Hydra's console handler, say) would write anything this process logs.
+            serve(main, os.fdopen(requests[0], "r"), os.fdopen(answers[1], "w"))
+        except BaseException:
+            import traceback
 
-    def poll(self) -> int | None:
-        return self._reap(os.WNOHANG)
-
-    def wait(self) -> int:
-        return self._reap(0)
-
-    def _reap(self, flags: int) -> int | None:
-        if self.returncode is None:
-            try:
-                pid, status = os.waitpid(self.pid, flags)
-            except ChildProcessError:  # reaped already, elsewhere: its status is gone (subprocess says 0 too)
-                pid, status = self.pid, 0
-            if pid:
-                self.returncode = os.waitstatus_to_exitcode(status)
-        return self.returncode
-
-    def kill(self) -> None:
-        if self.returncode is None:
-            try:
-                os.kill(self.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            traceback.print_exc()
+        finally:
+            os._exit(1)
+    os.close(requests[0])
+    os.close(answers[1])
+    return Forked(pid, _own_child(pid)), os.fdopen(requests[1], "w"), os.fdopen(answers[0], "r")
 
 
 # --- the zygote's side ---------------------------------------------------------------------------------------
@@ -278,3 +276,4 @@ def _run_trial(request: Mapping[str, Any], main: Callable[[], None], protocol: t
 
         traceback.print_exc()
         return 1
+

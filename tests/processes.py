@@ -82,11 +82,12 @@ def spawn(args: list[str], *, env: dict[str, str] | None = None, cwd: Path = ROO
 
 
 def run(command: list[str], *, timeout: float, env: dict[str, str] | None = None, cwd: Path = ROOT,
-        check: bool = False) -> subprocess.CompletedProcess:
-    """subprocess.run with output captured, whose timeout ends every process the command started."""
+        check: bool = False, **popen) -> subprocess.CompletedProcess:
+    """subprocess.run with output captured, whose timeout ends every process the command started (`popen`: more
+    of subprocess.Popen's arguments, e.g. a preexec_fn)."""
     _check_allowed(command)
     with subprocess.Popen(command, cwd=cwd, env=env_for(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          text=True, start_new_session=True) as process:
+                          text=True, start_new_session=True, **popen) as process:
         try:
             out, err = process.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -100,9 +101,9 @@ def run(command: list[str], *, timeout: float, env: dict[str, str] | None = None
 
 
 def xsearch(*args: str, timeout: float = 300, env: dict[str, str] | None = None,
-            cwd: Path = ROOT) -> subprocess.CompletedProcess:
+            cwd: Path = ROOT, **popen) -> subprocess.CompletedProcess:
     """`python -m xsearch <args>`, W&B offline, bounded by `timeout`."""
-    return run([sys.executable, "-m", "xsearch", *args], timeout=timeout, env=env, cwd=cwd)
+    return run([sys.executable, "-m", "xsearch", *args], timeout=timeout, env=env, cwd=cwd, **popen)
 
 
 def wait_for(condition, *, timeout: float, what: str, every: float = 0.1):

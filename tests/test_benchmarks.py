@@ -151,6 +151,14 @@ def test_the_inference_simulation_holds_the_intervals_and_catches_a_wrong_one():
     assert min(point, pair) < 0.85 and wrong.returncode == 1 and "some figure is outside its bound" in wrong.stdout
 
 
+def test_the_threads_benchmark_times_a_run_beside_a_sweep_three_ways():
+    out = processes.run([sys.executable, str(BENCHMARKS / "threads.py"), "--repeats", "1", "--epochs", "1"],
+                        timeout=600, check=True).stdout
+    assert re.search(r"^\d+ CPUs; a 2-worker sweep trains beside each run", out, re.MULTILINE)
+    ratios = dict(re.findall(r"^(auto|right|machine) .* ratio to right (\d+\.\d\d)", out, re.MULTILINE))
+    assert set(ratios) == {"auto", "right", "machine"} and float(ratios["right"]) == 1.0, out
+
+
 def test_the_decide_benchmark_counts_a_real_decided_sweeps_trials_against_a_fixed_design():
     out = processes.run([sys.executable, str(BENCHMARKS / "decide.py"), "--smoke"], timeout=600, check=True).stdout
     counts = json.loads(out.strip().splitlines()[-1])

@@ -21,6 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from xsearch import contract
 from xsearch.hydra_errors import explain_hydra_error
 from xsearch.model.config import knob_defaults
+from xsearch.process import cpus
 from xsearch.process.exit import finish_fast
 from xsearch.schema import ConfigError
 from xsearch.settings.logger import LoggerSettings
@@ -107,6 +108,11 @@ def main(cfg: DictConfig) -> float | None:
             planned = given(config) or plan(settings)  # a sweep trial's plan was made by its driver
     except ConfigError as error:
         config_error(error)
+    if not driving:  # before torch loads: OpenMP reads its thread count once
+        threads, busy = cpus.threads_for(1)
+        os.environ["OMP_NUM_THREADS"] = str(threads)
+        if busy:
+            print(f"xsearch: {busy}", flush=True)
     # The config is good: now what training needs (torch, Lightning: seconds).
     from pytorch_lightning.utilities.exceptions import MisconfigurationException
 

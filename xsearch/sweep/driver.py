@@ -20,6 +20,7 @@ import optuna
 from omegaconf import OmegaConf
 
 from xsearch import contract, outcomes
+from xsearch.process import cpus
 from xsearch.process.trial import TrialProcess
 from xsearch.process.zygote import Zygote, forkable
 from xsearch.process.zygote import take as take_zygote
@@ -36,7 +37,7 @@ from xsearch.sweep.decide import Decider, Step
 from xsearch.sweep.grid import grid_sampler
 from xsearch.sweep.planning import TrialPlans
 from xsearch.sweep.pruning import TrialLink
-from xsearch.sweep.resources import WORKER, gpu_slices, trial_environment, trial_threads
+from xsearch.sweep.resources import WORKER, gpu_slices, trial_environment
 from xsearch.sweep.results import write_results
 from xsearch.sweep.trial import outcome, rerun_command
 
@@ -78,7 +79,9 @@ class Sweep:
             self.decider.record_plan(self.study)
         devices = base["trainer"].get("devices", 1)
         self.workers, self.gpus = gpu_slices(settings.workers, devices if isinstance(devices, int) else 1)
-        self.threads = trial_threads(self.workers)
+        self.threads, busy = cpus.threads_for(self.workers)
+        if busy:
+            print(f"xsearch sweep: {busy}", flush=True)
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.running: dict[int, TrialProcess] = {}

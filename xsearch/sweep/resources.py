@@ -35,20 +35,6 @@ def gpu_slices(workers: int | None, devices_per_trial: int) -> tuple[int, list[s
     return count, slices
 
 
-def cpu_count() -> int:
-    """CPUs this process may use: a SLURM job's allocation, not the whole node."""
-    allocated = os.environ.get("SLURM_CPUS_PER_TASK") or os.environ.get("SLURM_CPUS_ON_NODE")
-    return int(allocated) if allocated else len(os.sched_getaffinity(0))
-
-
-def trial_threads(workers: int) -> int:
-    """CPU threads per trial: this process's CPUs shared among its workers, and never more than an
-    OMP_NUM_THREADS set for the sweep (a shared machine's way of saying how many threads a process may run)."""
-    threads = max(1, cpu_count() // workers)
-    asked = os.environ.get("OMP_NUM_THREADS", "")
-    return min(threads, int(asked)) if asked.isdigit() and int(asked) > 0 else threads
-
-
 def trial_environment(threads: int, gpus: str | None) -> dict[str, str | None]:
     """What a trial process sees beyond the worker's own environment (None: removed)."""
     env: dict[str, str | None] = {"OMP_NUM_THREADS": str(threads)}

@@ -198,6 +198,7 @@ def _summary(settings: RunSettings, epochs: list[dict[str, float]], architecture
         "images_per_s": statistics.fmean(steady) if steady else None,
         "device": _device(trainer),
         "precision": str(trainer.precision),
+        "threads": torch.get_num_threads(),  # the CPU threads it trained on (xsearch/process/cpus.py)
         "seed": settings.seed,
     }
 

@@ -151,6 +151,12 @@ def test_the_inference_simulation_holds_the_intervals_and_catches_a_wrong_one():
     assert min(point, pair) < 0.85 and wrong.returncode == 1 and "some figure is outside its bound" in wrong.stdout
 
 
+def test_every_typo_the_benchmark_times_is_answered_in_one_line_with_exit_2():
+    out = processes.run([sys.executable, str(BENCHMARKS / "typos.py"), "--repeats", "1"], timeout=600)
+    assert out.returncode == 0 and "not one line" not in out.stdout, out.stdout[-3000:]
+    assert re.search(r"^20 bad inputs, 1 run\(s\) each: slowest \d+\.\d\d s", out.stdout, re.MULTILINE)
+
+
 def test_the_threads_benchmark_times_a_run_beside_a_sweep_three_ways():
     out = processes.run([sys.executable, str(BENCHMARKS / "threads.py"), "--repeats", "1", "--epochs", "1"],
                         timeout=600, check=True).stdout

@@ -1,5 +1,5 @@
-"""`python -m xsearch +sweep=<name>`: check the whole sweep before any trial is asked for, run it, and stop it
-cleanly on a signal (a second one kills)."""
+"""`python -m xsearch +sweep=<name>`: check the whole sweep before any trial is asked for (loading nothing of the
+trials' machinery, so a typo is answered at once), run it, and stop it cleanly on a signal (a second one kills)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,6 @@ from xsearch.schema import ConfigError
 from xsearch.settings.plan import plan
 from xsearch.settings.run import load_settings
 from xsearch.settings.sweep import SweepSettings, complete_points
-from xsearch.studies.storage import PASSWORD_IN_URL, check_url, is_journal, literal_password
-from xsearch.sweep.driver import OnFinished, Sweep
 from xsearch.sweep.planning import trial_config
 
 
@@ -39,8 +37,11 @@ def validate_space(base: Mapping[str, Any], sweep: SweepSettings) -> None:
 def prepare(cfg: DictConfig) -> tuple[dict[str, Any], SweepSettings]:
     """The base config and the sweep's settings, both checked, or a ConfigError saying what is wrong."""
     written = OmegaConf.to_container(cfg.sweep, resolve=False).get("storage")  # before interpolation
-    if isinstance(written, str) and literal_password(written):
-        raise ConfigError(PASSWORD_IN_URL)
+    if isinstance(written, str) and "@" in written:  # (the storage module loads SQLAlchemy: only where needed)
+        from xsearch.studies.storage import PASSWORD_IN_URL, literal_password
+
+        if literal_password(written):
+            raise ConfigError(PASSWORD_IN_URL)
     missing = sorted(OmegaConf.missing_keys(cfg.sweep))  # keys a sweep built on conf/sweep_base.yaml left '???'
     if missing:
         raise ConfigError(f"{', '.join(missing)} not set: a sweep needs a name and a space, "
@@ -54,14 +55,19 @@ def prepare(cfg: DictConfig) -> tuple[dict[str, Any], SweepSettings]:
     values.pop("sweep")
     plan(load_settings(values))  # the base config must be valid, and its data where it says, before any trial
     settings = SweepSettings.from_mapping(complete_points(node, values))
-    if settings.storage is not None and not is_journal(settings.storage):
-        check_url(settings.storage)  # a missing database driver, before the sweep's folder is made
+    if settings.storage is not None:
+        from xsearch.studies.storage import check_url, is_journal
+
+        if not is_journal(settings.storage):
+            check_url(settings.storage)  # a missing database driver, before the sweep's folder is made
     validate_space(values, settings)
     return values, settings
 
 
-def run_sweep(prepared: tuple[dict[str, Any], SweepSettings], on_finished: OnFinished | None = None) -> float | None:
-    """Run the sweep `prepare` checked."""
+def run_sweep(prepared: tuple[dict[str, Any], SweepSettings], on_finished=None) -> float | None:
+    """Run the sweep `prepare` checked (`on_finished`: the driver's OnFinished)."""
+    from xsearch.sweep.driver import Sweep  # with the trials' machinery: only once the config is good
+
     values, settings = prepared
     sweep = Sweep(values, settings)
     # SIGUSR2 is SLURM's warning before a time limit or preemption (submitit's --signal); SIGTERM a kill or a

@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 import socket
 
-import torch
-
 
 def _slurm_job() -> str | None:
     """The SLURM job as squeue lists it and scancel takes it: `<array>_<task>` for a task of a job array (what
@@ -24,6 +22,8 @@ def gpu_slices(workers: int | None, devices_per_trial: int) -> tuple[int, list[s
 
     Slices are cut from the GPUs this process may use (SLURM sets CUDA_VISIBLE_DEVICES to a job's own GPUs).
     """
+    import torch  # the driver's trials need it anyway; the config's check does not
+
     gpus = torch.cuda.device_count()
     if gpus == 0:
         return workers or 1, [None] * (workers or 1)

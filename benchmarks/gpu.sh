@@ -8,7 +8,7 @@
 #   SMOKE=1 DEVICE=cpu STEPS="install data model packing study" WHEELS=... DATA=tiny.tar.gz RESULTS_DIR=... \
 #     bash benchmarks/gpu.sh                                                                     # CI: every step, tiny
 #
-# Steps (STEPS, default "install data packing study"; "model" adds the training step against timm), each with
+# Steps (STEPS, default "install data fused"; "model" adds the training step against timm), each with
 # its own time limit, so one that hangs or runs long costs the rest nothing; everything they print goes to
 # $RESULTS_DIR/gpu.txt:
 #   install  the wheels into a folder of their own (pip --no-index --no-deps --target), first on PYTHONPATH
@@ -19,6 +19,8 @@
 #   study    the paper's four questions (+sweep=questions: docs/RESULTS.md's protocol, validation carved out of
 #            the training images, scored on the 10,000 test images, seeds added until decided) on the whole of
 #            CIFAR-10 at the best worker count
+#   fused    images/s of K = 1, 2, 4, 8, 16 seeds fused against lone trials (benchmarks/fused.py), then the same
+#            questions at 6 seeds a point (60 trials, 4 epochs), each point's seeds trained as one (sweep.fuse=6)
 # The report (summary.md, PNGs, trials.csv, results.json) and the records (the study, every trial's summary.json
 # and outcomes.npz) are packed into $RESULTS_DIR/reports.tar.gz: the results folder brings back at most 8 files.
 set -uo pipefail
@@ -27,7 +29,7 @@ results=${RESULTS_DIR:-${OUT:-gpu-results}}
 work=${WORK:-/tmp/xsearch-gpu}
 device=${DEVICE:-cuda}
 python=${PYTHON:-python3}
-steps=" ${STEPS:-install data packing study} "
+steps=" ${STEPS:-install data fused} "
 mkdir -p "$results" "$work"
 results=$(cd "$results" && pwd)
 log="$results/gpu.txt"
@@ -40,13 +42,17 @@ if [ -n "${SMOKE:-}" ]; then  # seconds per step on a CPU: checks every step run
   tiny=(+trainer.limit_train_batches=2 +trainer.limit_val_batches=1 data.batch_size=16 model.width=0.125
         model.middle_depth=1 model.budget=null sweep.decide=false "sweep.space.seed=[0]"
         "sweep.points=[{model.segments:8},{model.segments:depthwise}]")  # 2 trials of 2 batches
-  epochs=1; limits=(60 120 240)  # seconds: data, packing, study
+  epochs=1; limits=(60 120 240 120 240)  # seconds: data, packing, study, fused scan, fused study
+  scan=(--copies 1 2 --steps 2 --warmup 1 data.batch_size=16 model.width=0.125 model.middle_depth=1)
 else
   size=(--size 299 --batch 64 --warmup 5 --steps 20 --rounds 2); spectrum=(--size 299 --batch 32 --width 1.0 --depth 8)
   packing=(--workers 1 2 4 8 16); workers=""; tiny=()
   # The 5-minute budget (docs/BENCHMARKS.md, "The GPU run"): data, packing and the study, 255 s, plus 15 s for the
   # wheels and 15 s for the import check: 285 s of limits.
-  epochs=4; limits=(15 75 165)
+  epochs=4; limits=(15 75 165 150 300)
+  # The fused plan: the scan (2.5 minutes), then 60 trials of 4 epochs (10.8M training images: 216 s at the
+  # 50,000 images/s aimed at) within 5 minutes; with the wheels, the data and the start, about 9 minutes.
+  scan=(--copies 1 2 4 8 16 --steps 40 --warmup 5 trainer=gpu)
 fi
 
 failed=0
@@ -73,7 +79,8 @@ if wants install; then
   step 15 "$python" -m pip install --quiet --no-index --no-deps --upgrade --target "$deps" "${WHEELS:?WHEELS=<folder of wheels> (benchmarks/gpu_wheels.sh makes it)}"/*.whl
   export PYTHONPATH="$deps:$PYTHONPATH"
 fi
-step 15 "$python" -c "import torch, pytorch_lightning, hydra, optuna, sqlalchemy, xsearch.app
+# 15 s on the GPU machine's many cores; the smoke's, on 2 cores shared with a test run, may take several times that
+step "$([ -n "${SMOKE:-}" ] && echo 60 || echo 15)" "$python" -c "import torch, pytorch_lightning, hydra, optuna, sqlalchemy, xsearch.app
 print('torch', torch.__version__, 'lightning', pytorch_lightning.__version__, 'hydra', hydra.__version__,
       'optuna', optuna.__version__, torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU')"
 
@@ -112,6 +119,18 @@ if wants study; then
   (cd "$work" && tar -czf "$results/reports.tar.gz" --ignore-failed-read sweeps/*/report sweeps/*/results.* \
     sweeps/*/study.db sweeps/*/trials/*/summary.json sweeps/*/trials/*/outcomes.npz 2>/dev/null)
   echo "== reports: $results/reports.tar.gz ($(du -h "$results/reports.tar.gz" | cut -f1))" | tee -a "$log"
+fi
+if wants fused; then
+  step "${limits[3]}" "$python" benchmarks/fused.py "${scan[@]}" "trainer.accelerator=$accelerator"
+  seeds=$([ -n "${SMOKE:-}" ] && echo "[0,1]" || echo "[0,1,2,3,4,5]")
+  small=()  # the smoke's tiny settings, less its one seed: each point needs seeds to fuse
+  for arg in "${tiny[@]}"; do [[ "$arg" == sweep.space.seed=* || "$arg" == sweep.decide=* ]] || small+=("$arg"); done
+  step "${limits[4]}" "$python" -m xsearch +sweep=questions sweep.name=questions_fused_gpu \
+    "sweep.dir=$work/sweeps/questions_fused" "sweep.space.seed=$seeds" sweep.decide=false sweep.fuse=6 \
+    sweep.workers=1 "${common[@]}" "${small[@]}"
+  (cd "$work" && tar -czf "$results/fused.tar.gz" --ignore-failed-read sweeps/questions_fused/report \
+    sweeps/questions_fused/results.* sweeps/questions_fused/study.db sweeps/questions_fused/trials/*/summary.json \
+    sweeps/questions_fused/trials/*/outcomes.npz 2>/dev/null)
 fi
 echo "== done: $log$([ "$failed" -eq 0 ] || echo ' (a step failed or ran past its limit: see !! above)')" | tee -a "$log"
 exit "$failed"

@@ -109,12 +109,13 @@ def jpeg_tarball(path: Path, classes: int = 10, train: int = 6, test: int = 3) -
 
 def test_the_gpu_script_runs_every_step_on_a_small_jpeg_folder(tmp_path):
     # On the CPU at its smallest size: what will run when a GPU is available, checked before it spends GPU time:
-    # the wheels installed, the tarball extracted, the model tables, the packing scan, three real sweeps, and
-    # the reports packed into the results folder.
+    # the wheels installed, the tarball extracted, the model tables, the packing scan, three real sweeps, the
+    # fused scan and a fused sweep, and the reports packed into the results folder.
     results, work = tmp_path / "results", tmp_path / "work"
     env = {**os.environ, "SMOKE": "1", "DEVICE": "cpu", "PYTHON": sys.executable, "RESULTS_DIR": str(results),
            "WORK": str(work), "WHEELS": str(probe_wheel(tmp_path / "wheels").parent),
-           "DATA": str(jpeg_tarball(tmp_path / "tiny-jpeg.tar.gz")), "STEPS": "install data model packing study"}
+           "DATA": str(jpeg_tarball(tmp_path / "tiny-jpeg.tar.gz")),
+           "STEPS": "install data model packing study fused"}
     processes.run(["bash", str(BENCHMARKS / "gpu.sh")], check=True, timeout=600, env=env)
     log = (results / "gpu.txt").read_text()
     assert "!! exit" not in log, log[-3000:]
@@ -133,6 +134,10 @@ def test_the_gpu_script_runs_every_step_on_a_small_jpeg_folder(tmp_path):
     assert any(n.startswith("sweeps/questions/report/") and n.endswith(".png") for n in names)
     records = {n.rsplit("/", 1)[-1] for n in names if n.startswith("sweeps/questions/trials/")}
     assert records == {"summary.json", "outcomes.npz"}  # each trial's record, for the report to be recomputed
+    assert re.search(r"^\s+2\s+\d+\s+\d+\s+\d+\.\d\d$", log, re.MULTILINE)  # the fused scan's K = 2 row
+    with tarfile.open(results / "fused.tar.gz") as tar:
+        summaries = [tar.extractfile(n).read() for n in tar.getnames() if n.endswith("summary.json")]
+    assert summaries and all(json.loads(s)["fused"]["copies"] == 2 for s in summaries)  # each point's 2 seeds as one
     assert len(list(results.iterdir())) <= 8  # what a results folder brings back
 
 

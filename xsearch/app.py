@@ -48,7 +48,10 @@ LAUNCHER_EXTRAS = {"slurm": ("hydra_plugins.hydra_submitit_launcher", "pip insta
 
 def cli() -> None:
     """The command: refuses a password written into sweep.storage before Hydra saves the overrides anywhere,
-    and a launcher whose extra is not installed before Hydra fails to compose it."""
+    and a launcher whose extra is not installed before Hydra fails to compose it. `--fused DIR...`: the trials in
+    those folders, trained together (a sweep worker starts it; `fused_main`)."""
+    if sys.argv[1:2] == [contract.FUSED_FLAG]:
+        finish_fast(fused_main([Path(d) for d in sys.argv[2:]]))
     for arg in sys.argv[1:]:
         key, _, value = arg.partition("=")
         if key.lstrip("+~") == "sweep.storage" and "@" in value:
@@ -73,6 +76,37 @@ def cli() -> None:
             raise
         config_error(message)
     finish_fast(0)
+
+
+def fused_main(dirs: list[Path]) -> int:
+    """Train the trials whose folders are `dirs` (each holding its trial.yaml) as one fused network; each writes
+    its own summary and outcomes. 0 once every member's result is written, whatever each came to; 2 for a group
+    that cannot be fused (then no member has a summary, and each fails with the reason)."""
+    from omegaconf import OmegaConf
+
+    from xsearch.process import signals
+    from xsearch.settings.plan import given, plan
+    from xsearch.settings.run import check_targets, load_settings
+    from xsearch.sweep.pruning import CopyReporter, TrialLink
+    from xsearch.training.fused.run import Member, train_fused
+
+    links = TrialLink.group_from_env()
+    if links is not None:
+        signals.answer_watchdog()
+    members, planned = [], None
+    try:
+        for index, folder in enumerate(dirs):
+            config = OmegaConf.to_container(OmegaConf.load(folder / contract.TRIAL_CONFIG), resolve=True)
+            settings = load_settings(config)
+            planned = planned or given(config) or plan(settings)
+            check_targets(settings)
+            members.append(Member(settings, config, folder, progress=folder / contract.PROGRESS if links else None,
+                                  report=CopyReporter(links[index]) if links else None))
+        train_fused(members, planned)
+    except ConfigError as error:
+        print(f"xsearch: config error: {error}", file=sys.stderr, flush=True)
+        return 2
+    return 0
 
 
 def config_error(message: object) -> None:

@@ -72,6 +72,7 @@ OUTPUTS_LOCK = ".outputs.lock"  # one worker job at a time writes results and th
 TRIAL_CONFIG = "trial.yaml"  # the trial's config: `python -m xsearch --config-path=<dir> --config-name=trial`
 TRIAL_LOG = "trial.out"  # the trial process's stdout and stderr
 TRIAL_PID = "trial.pid"  # the running trial's process id
+FUSED_FLAG = "--fused"  # `python -m xsearch --fused DIR...`: the trials in those folders trained as one (app.py)
 TRIAL_ENV = "XSEARCH_TRIAL"  # environment variable: set in a trial's process, the study's coordinates (JSON)
 
 

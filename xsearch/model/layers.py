@@ -42,7 +42,8 @@ class StridedPointwise(nn.Conv2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.device.type != "cpu":
             return super().forward(x)
-        return F.conv2d(F.avg_pool2d(x, kernel_size=1, stride=self.stride), self.weight, self.bias)
+        return F.conv2d(F.avg_pool2d(x, kernel_size=1, stride=self.stride), self.weight, self.bias,
+                        groups=self.groups)
 
 
 def activation(name: str) -> nn.Module:

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import optuna
@@ -40,14 +40,17 @@ class Abort:
 
 
 class TrialProcess:
-    """A trial's child process, kept alive in the study by heartbeats until it ends."""
+    """A trial's child process, kept alive in the study by heartbeats until it ends. A fused group's process is
+    one process for several trials (`fused`: the other members' numbers and folders): it beats for each of them,
+    and its log, progress and pid live in the first member's folder."""
 
     def __init__(self, *, trial_dir: Path, number: int, link: str, env: Mapping[str, str | None],
                  study: optuna.Study, heartbeat: int, stopping: threading.Event,
                  zygote: Zygote | None = None, stall_timeout: float | None = None,
-                 trial_timeout: float | None = None) -> None:
+                 trial_timeout: float | None = None, fused: Sequence[tuple[int, Path]] = ()) -> None:
         self.trial_dir = trial_dir
         self.number = number
+        self.fused = list(fused)
         merged = {**os.environ, **env, contract.TRIAL_ENV: link}  # the trial's coordinates in the study
         self.env = {key: value for key, value in merged.items() if value is not None}
         self.study = study
@@ -62,10 +65,13 @@ class TrialProcess:
 
     def run(self) -> int:
         args = [f"--config-path={self.trial_dir}", "--config-name=trial", f"hydra.run.dir={self.trial_dir}"]
+        if self.fused:
+            args = [contract.FUSED_FLAG, str(self.trial_dir), *(str(folder) for _, folder in self.fused)]
         log = self.trial_dir / contract.TRIAL_LOG
         # What this process writes, and nothing an earlier study left in a reused trial folder.
-        for name in (contract.PROGRESS, contract.SUMMARY, contract.OUTCOMES):
-            (self.trial_dir / name).unlink(missing_ok=True)
+        for folder in (self.trial_dir, *(folder for _, folder in self.fused)):
+            for name in (contract.PROGRESS, contract.SUMMARY, contract.OUTCOMES):
+                (folder / name).unlink(missing_ok=True)
         if self.zygote is not None:
             try:
                 self.process = self.zygote.start(args, env=self.env, cwd=os.getcwd(), log=str(log))
@@ -140,10 +146,11 @@ class TrialProcess:
     def _beat(self) -> None:
         if not optuna_private.beats(self.study):
             return
-        trial = optuna_private.by_number(self.study, self.number)
+        trials = [optuna_private.by_number(self.study, n) for n in (self.number, *(n for n, _ in self.fused))]
         while True:
             try:
-                optuna_private.beat(self.study, trial)
+                for trial in trials:
+                    optuna_private.beat(self.study, trial)
             except (OSError, sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError) as error:
                 # The connection broke under this beat (a database restart, a network filesystem's hiccup under a
                 # journal file); the next one tries again. Beats stop only with the trial, or it would be judged

@@ -52,6 +52,9 @@ class SweepSettings(Schema):
     job: Annotated[int, Field(ge=0)] | None = _execution(None)  # this worker job's index under --multirun
     fork_trials: bool = _execution(True)  # fork trials from a warm process (torch & co imported once)
     longest_first: bool = _execution(True)  # an unpruned whole grid runs its costliest points first
+    # A worker trains up to this many trials of one point that differ only in their seed as one fused network
+    # (xsearch/training/fused/); 1: every trial alone. Docs/BENCHMARKS.md, "Fused seeds", says when it pays.
+    fuse: Annotated[int, Field(ge=1)] = _execution(1)
     decide: bool = False  # after the planned seeds, add seeds to undecided comparisons' points (decide.py)
     max_seeds: Annotated[int, Field(ge=2)] = 10  # deciding gives a point at most this many seeds
     resolution: Annotated[float, Field(gt=0, lt=1)] = 0.01  # equivalence: an interval within +-resolution

@@ -8,6 +8,7 @@ are kept, `n_trials` is the study's total, sampler and pruner come from the conf
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 import time
 import traceback
@@ -31,7 +32,7 @@ from xsearch.settings.sweep import SweepSettings
 from xsearch.studies import optuna_private
 from xsearch.studies.lock import file_lock, study_lock
 from xsearch.studies.storage import open_storage, stale_after, storage_url
-from xsearch.sweep import bookkeeping, identity
+from xsearch.sweep import bookkeeping, fusing, identity
 from xsearch.sweep.console import Console
 from xsearch.sweep.decide import Decider, Step
 from xsearch.sweep.grid import grid_sampler
@@ -62,7 +63,8 @@ class Sweep:
                                on_stale=bookkeeping.stale_callback(settings.retries))
         self.plans = TrialPlans(base, study=settings.name, monitor=settings.objectives[0], limits=settings.limits,
                                 sweep_dir=self.root)
-        sampler = grid_sampler(settings) if components.is_grid(settings.sampler) else settings.build_sampler()
+        self.sampler = sampler = (grid_sampler(settings) if components.is_grid(settings.sampler)
+                                  else settings.build_sampler())
         if settings.orders_by_cost:
             sampler.longest_first(self.plans.relative_cost)
         self.study = identity.open_study(storage, base, settings, sampler=sampler, pruner=settings.build_pruner(),
@@ -144,9 +146,10 @@ class Sweep:
         for process in list(self.running.values()):
             process.terminate()
 
-    def _next_trial(self) -> tuple[optuna.Trial, dict[str, Any]] | Step | None:
-        """The next trial and its values; None when the study has all it needs; Step.WAIT when a decided sweep's
-        look waits for running trials. Asking and sampling hold this driver's lock and the study's own
+    def _next_trial(self) -> list[tuple[optuna.Trial, dict[str, Any]]] | Step | None:
+        """The next trial and its values (with `sweep.fuse`, up to that many trials of its point that differ only
+        in their seeds); None when the study has all it needs; Step.WAIT when a decided sweep's look waits for
+        running trials. Asking and sampling hold this driver's lock and the study's own
         (xsearch/studies/lock.py), which every driver of the study shares: two that sampled at the same moment
         would otherwise both take the grid's next free point."""
         with self.lock, study_lock(optuna_private.storage(self.study), self.settings.name):
@@ -170,7 +173,13 @@ class Sweep:
             params = self.space.suggest(trial)
             # A first beat at once: a trial whose worker dies before its process starts is still found stale.
             optuna_private.beat(self.study, trial)
-            return trial, params
+            group = [(trial, params)]
+            while len(group) < self.settings.fuse and trial.user_attrs.get(contract.RESUME_FROM) is None:
+                another = fusing.another_seed(self.study, self.sampler, self.space, params, self.settings.total)
+                if another is None:
+                    break
+                group.append(another)
+            return group
 
     def _worker(self, index: int) -> None:
         # Started before the first ask, so its imports overlap with the study's set-up.
@@ -184,18 +193,52 @@ class Sweep:
                 if asked is Step.WAIT:  # a decided sweep's look waits for the other workers' trials
                     self.stopping.wait(LOOK_POLL_S)
                     continue
-                trial, params = asked
                 try:
-                    self._run_trial(trial, params, index, zygote)
-                except Exception as error:  # a bug of xsearch's own: fail this trial, say why, go on
+                    self._run(asked, index, zygote)
+                except Exception as error:  # a bug of xsearch's own: fail these trials, say why, go on
                     traceback.print_exc()
-                    bookkeeping.fail_if_running(self.study, trial, f"xsearch error: {type(error).__name__}: {error}")
+                    for trial, _ in asked:
+                        bookkeeping.fail_if_running(self.study, trial,
+                                                    f"xsearch error: {type(error).__name__}: {error}")
         finally:
             if zygote is not None:
                 zygote.close()
 
-    def _run_trial(self, trial: optuna.Trial, params: dict[str, Any], index: int, zygote: Zygote | None) -> None:
+    def _run(self, group: list[tuple[optuna.Trial, dict[str, Any]]], index: int, zygote: Zygote | None) -> None:
+        """Run one trial, or a fused group of one point's seeds in one process (each stays its own trial)."""
         started = time.monotonic()
+        ready = [(trial, params, folder, config) for trial, params in group
+                 if (prepared := self._prepare(trial, params, started)) is not None
+                 for folder, config in [prepared]]
+        if not ready:
+            return
+        (trial, params, trial_dir, config), *others = ready
+        env = trial_environment(self.threads, self.gpus[index])
+        links = [TrialLink(storage=self.url, study=self.settings.name, number=t.number,
+                           pruner=dict(self.settings.pruner), monitor=self.settings.objectives[0])
+                 for t, *_ in ready]
+        warm = zygote is not None and forkable(config["trainer"])  # a zygote found dead falls back in TrialProcess
+        process = TrialProcess(trial_dir=trial_dir, number=trial.number,
+                               link=TrialLink.group_to_env(links) if others else links[0].to_env(), env=env,
+                               study=self.study, heartbeat=self.settings.heartbeat, stopping=self.stopping,
+                               zygote=zygote if warm else None, stall_timeout=self.settings.stall_timeout,
+                               trial_timeout=self.settings.trial_timeout,
+                               fused=[(t.number, folder) for t, _, folder, _ in others])
+        for t, *_ in ready:
+            self.running[t.number] = process
+        try:
+            code = process.run()
+        finally:
+            for t, *_ in ready:
+                self.running.pop(t.number, None)
+        for _, _, folder, _ in others:  # the group's one log, in each member's folder
+            shutil.copyfile(trial_dir / contract.TRIAL_LOG, folder / contract.TRIAL_LOG)
+        for t, p, folder, _ in ready:
+            self._finish(t, p, folder, code, process, started)
+
+    def _prepare(self, trial: optuna.Trial, params: dict[str, Any], started: float) -> tuple[Path, dict] | None:
+        """The trial's folder and trial.yaml (with its plan), its cost in the study; None for one that must not
+        train (over budget, or an invalid combination), which is failed here."""
         trial_dir = contract.trial_dir(self.root, trial.number)
         trial_dir.mkdir(parents=True, exist_ok=True)
         config = self.plans.config(params)
@@ -214,21 +257,13 @@ class Sweep:
             bookkeeping.fail(self.study, trial, checked.rejected, retry=False, max_retries=0)
             self.console.trial_done(trial.number, params, contract.State.FAILED, None, checked.rejected,
                                     time.monotonic() - started)
-            return
+            return None
         self.console.trial_started(trial.number, params, rerun_command(trial_dir))
-        env = trial_environment(self.threads, self.gpus[index])
-        link = TrialLink(storage=self.url, study=self.settings.name, number=trial.number,
-                         pruner=dict(self.settings.pruner), monitor=self.settings.objectives[0])
-        warm = zygote is not None and forkable(config["trainer"])  # a zygote found dead falls back in TrialProcess
-        process = TrialProcess(trial_dir=trial_dir, number=trial.number, link=link.to_env(), env=env, study=self.study,
-                               heartbeat=self.settings.heartbeat, stopping=self.stopping,
-                               zygote=zygote if warm else None, stall_timeout=self.settings.stall_timeout,
-                               trial_timeout=self.settings.trial_timeout)
-        self.running[trial.number] = process
-        try:
-            code = process.run()
-        finally:
-            self.running.pop(trial.number, None)
+        return trial_dir, config
+
+    def _finish(self, trial: optuna.Trial, params: dict[str, Any], trial_dir: Path, code: int,
+                process: TrialProcess, started: float) -> None:
+        """What the trial's end means, told to the study."""
         result = outcome(code, trial_dir, self.settings.objectives, interrupted=self.stopping.is_set(),
                          aborted=process.aborted)
         scored = outcomes.of_run(trial_dir)

@@ -35,7 +35,35 @@ class TrialLink:
     @classmethod
     def from_env(cls) -> TrialLink | None:
         raw = os.environ.get(contract.TRIAL_ENV)
-        return cls(**json.loads(raw)) if raw else None
+        found = json.loads(raw) if raw else None
+        return cls(**found) if isinstance(found, dict) else None  # (a list: a fused group's, `group_from_env`)
+
+    @staticmethod
+    def group_to_env(links: list[TrialLink]) -> str:
+        """A fused group's links, in its members' order, in the one variable a trial process reads."""
+        return json.dumps([dataclasses.asdict(link) for link in links])
+
+    @classmethod
+    def group_from_env(cls) -> list[TrialLink] | None:
+        raw = os.environ.get(contract.TRIAL_ENV)
+        found = json.loads(raw) if raw else None
+        return [cls(**link) for link in found] if isinstance(found, list) else None
+
+
+class CopyReporter:
+    """A fused copy's pruning: reports its metric each epoch to its own trial and says whether to prune it."""
+
+    def __init__(self, link: TrialLink) -> None:
+        study = optuna.load_study(study_name=link.study, storage=open_storage(link.storage),
+                                  pruner=build_pruner(link.pruner))
+        self.trial = optuna_private.live_trial(study, link.number)
+        self.reports = len(study.directions) == 1
+
+    def __call__(self, value: float, epochs: int) -> bool:
+        if not self.reports:
+            return False
+        self.trial.report(value, step=epochs)
+        return self.trial.should_prune()
 
 
 class OptunaReporter(pl.Callback):

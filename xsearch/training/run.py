@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
-import statistics
 import threading
 import time
 import traceback
@@ -31,6 +29,7 @@ from xsearch.training.callbacks import EpochMeter
 from xsearch.training.configured import build_callbacks
 from xsearch.training.module import SpectrumModule
 from xsearch.training.scoring import ChooseAndScore
+from xsearch.training.summary import summary_of
 from xsearch.training.tracking import (
     RememberRun,
     build_loggers,
@@ -120,7 +119,8 @@ def train(settings: RunSettings, config: dict[str, Any], run_dir: Path, *, plann
     tracked = tracker is not None and trainer.is_global_zero
 
     def write_summary(status: str, reason: str | None) -> dict[str, Any]:
-        summary = _summary(settings, meter.epochs, architecture, trainer, started, status, reason)
+        summary = summary_of(settings, meter.epochs, architecture, device=_device(trainer),
+                             precision=str(trainer.precision), started=started, status=status, reason=reason)
         summary.update(test=scorer.result, splits=_splits(datamodule),
                        wandb=wandb_run_info() if tracked else None, run_dir=str(run_dir),
                        resumed_from=settings.resume, first_step_at=meter.first_step_at,
@@ -167,40 +167,6 @@ def train(settings: RunSettings, config: dict[str, Any], run_dir: Path, *, plann
     if error is not None:
         raise error
     return summary
-
-
-def _summary(settings: RunSettings, epochs: list[dict[str, float]], architecture: dict[str, Any], trainer: pl.Trainer,
-             started: float, status: str, reason: str | None) -> dict[str, Any]:
-    # The same rule as the epoch ChooseAndScore keeps: finite values only, the first of equals.
-    monitored = [e for e in epochs if math.isfinite(e.get(settings.monitor, math.nan))]
-    pick = max if settings.mode == "max" else min
-    best = pick(monitored, key=lambda e: e[settings.monitor]) if monitored else None
-    rates = [e["train/images_per_s"] for e in epochs]
-    steady = rates[1:] or rates  # the first epoch pays for warm-up
-    return {
-        "status": status,
-        "error": reason,
-        "monitor": settings.monitor,
-        "mode": settings.mode,
-        "objective": best[settings.monitor] if best else None,
-        "final": epochs[-1] if epochs else None,
-        "best": best,
-        "epochs": len(epochs),
-        "history": epochs,  # one record per epoch: train/loss, val/* and timing
-        "params": architecture["params"],
-        "flops": architecture["flops"],
-        "input_size": architecture["input_size"],
-        "model": architecture["knobs"],
-        "not_applicable": architecture["not_applicable"],
-        "width_solution": architecture["width_solution"],
-        "wall_time_s": time.perf_counter() - started,
-        "train_time_s": sum(e["train/epoch_time"] for e in epochs),
-        "images_per_s": statistics.fmean(steady) if steady else None,
-        "device": _device(trainer),
-        "precision": str(trainer.precision),
-        "threads": torch.get_num_threads(),  # the CPU threads it trained on (xsearch/process/cpus.py)
-        "seed": settings.seed,
-    }
 
 
 def _splits(datamodule: pl.LightningDataModule) -> dict[str, Any] | None:

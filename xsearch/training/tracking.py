@@ -27,10 +27,11 @@ warnings.filterwarnings("ignore", message=r"Experiment logs directory .* exists 
 
 
 def build_loggers(settings: LoggerSettings, run_dir: Path, *, name: str,
-                  resumed_id: str | None = None) -> list[Logger]:
+                  resumed_id: str | None = None, several: bool = False) -> list[Logger]:
     """The `logger` group's entries, instantiated (no W&B run starts yet). Left null, `save_dir` is the run's
     folder; a W&B entry also gets the variant's name, its mode `auto` resolved, and the id of the run a
-    checkpoint was saved in (the same W&B run continues)."""
+    checkpoint was saved in (the same W&B run continues). `several`: this process keeps several W&B runs open at
+    once (a fused group's, one a trial), each its own."""
     loggers: list[Logger] = []
     for entry in settings.entries.values():
         arguments = dict(entry)
@@ -42,6 +43,8 @@ def build_loggers(settings: LoggerSettings, run_dir: Path, *, name: str,
             arguments["name"] = arguments.get("name") or name
             if resumed_id is not None and arguments.get("id") is None:
                 arguments.update(id=resumed_id, resume="allow")
+            if several:
+                arguments["reinit"] = "create_new"
         loggers.append(instantiate(arguments, _convert_="all"))
     return loggers
 
@@ -81,22 +84,22 @@ def resumed_run_id(settings: LoggerSettings, checkpoint: str | None) -> str | No
         return None
 
 
-def wandb_run_info() -> dict[str, Any] | None:
-    """Where the current W&B run is: id, mode, local folder and URL (None without a run)."""
+def wandb_run_info(run=None) -> dict[str, Any] | None:
+    """Where a W&B run (the current one by default) is: id, mode, local folder and URL (None without a run)."""
     import wandb
 
-    run = wandb.run
+    run = run if run is not None else wandb.run
     if run is None:
         return None
     return {"id": run.id, "mode": "offline" if run.offline else "online", "dir": str(Path(run.dir).parent),
             "url": None if run.offline else run.url}
 
 
-def finish_wandb(*, status: str, reason: str | None = None) -> None:
-    """Record how the run ended (completed, pruned, failed + reason) and finish it."""
+def finish_wandb(*, status: str, reason: str | None = None, run=None) -> None:
+    """Record how a W&B run (the current one by default) ended (complete, pruned, failed + reason), finish it."""
     import wandb
 
-    run = wandb.run
+    run = run if run is not None else wandb.run
     if run is None:
         return
     # `status`, not `state`: W&B's own run state is a column of its runs table, which a summary key would shadow.
@@ -105,4 +108,4 @@ def finish_wandb(*, status: str, reason: str | None = None) -> None:
         run.summary["failure_reason"] = redact(reason)
     if status == contract.State.INTERRUPTED:  # stopped from outside, resumable: W&B shows it as preempted, not failed
         run.mark_preempting()
-    wandb.finish(exit_code=1 if status in contract.UNFINISHED else 0)
+    run.finish(exit_code=1 if status in contract.UNFINISHED else 0)

@@ -195,3 +195,13 @@ def test_a_sweep_with_fuse_runs_each_points_seeds_as_one_group_and_each_stays_a_
     assert len(groups) == 2  # one process a point, its two seeds in it
     report = (tmp_path / "report" / "summary.md").read_text()
     assert "2 seeds a point" in report
+
+
+def test_each_fused_trial_has_its_own_wandb_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    group = members(tmp_path, "logger=[wandb,csv]", "trainer.max_epochs=1", "+trainer.limit_train_batches=2",
+                    seeds=(0, 1))
+    summaries = train_fused(group, plan(group[0].settings))
+    runs = [s["wandb"] for s in summaries]
+    assert all(r is not None and r["mode"] == "offline" for r in runs)
+    assert runs[0]["id"] != runs[1]["id"] and all(Path(r["dir"]).is_dir() for r in runs)

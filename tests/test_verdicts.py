@@ -219,7 +219,8 @@ def test_the_headline_prices_deciding_at_the_level_and_in_the_steps_a_decided_sw
              if c.seeds_needed is not None and c.seeds_needed <= 10]
     assert steps, "the case must have a comparison a decided sweep would decide"
     sentence = found.headline.split("sweep.decide=true sweep.max_seeds=10 ")[1]
-    assert sentence.startswith(f"(looks at 3, 6 and 10 seeds, each at alpha/3) would give {len(steps)} of the ")
+    assert sentence.startswith(f"(looks at 3, 6 and 10 seeds, each at alpha/3) would give {len(steps)} of the "
+                               f"{len(strict.undecided)} comparisons undecided at that level ")
     trials = int(re.search(r"with about (\d+) more trials", sentence)[1])
     assert 2 * (min(steps) - 3) <= trials <= 2 * sum(n - 3 for n in steps)
     # A sweep that decides already has its looks: no suggestion to decide it.

@@ -210,6 +210,7 @@ class DecidedPlan:
 
     counts: list[int]  # seeds per point at each look
     decided: int
+    undecided: int  # at its stricter level, which may hold back some this sweep's level decides
     trials: int
 
 
@@ -227,7 +228,8 @@ def decided_plan(data: SweepData, analysis: Analysis, cap: int) -> DecidedPlan:
             for p in (c.a, c.b):
                 target[p.values] = max(target.get(p.values, 0), step)
     have = {p.values: len(p.seeds) for p in analysis.points}
-    return DecidedPlan(counts, decided, sum(max(n - have[v], 0) for v, n in target.items()))
+    added = sum(max(n - have[v], 0) for v, n in target.items())
+    return DecidedPlan(counts, decided, len(at_its_level.undecided), added)
 
 
 def _headline(analysis: Analysis, data: SweepData) -> str:
@@ -260,8 +262,9 @@ def _headline(analysis: Analysis, data: SweepData) -> str:
                 pace = (f" (about {_duration(plan.trials * statistics.median(data.durations))} on one worker at this "
                         "sweep's pace)" if data.durations else "")
                 parts.append(f"sweep.decide=true sweep.max_seeds={cap} (looks at {_listed(plan.counts)} seeds, each "
-                             f"at alpha/{len(plan.counts)}) would give {plan.decided} of the {len(undecided)} that "
-                             f"probability with about {plan.trials} more trials{pace}.")
+                             f"at alpha/{len(plan.counts)}) would give {plan.decided} of the {plan.undecided} "
+                             "comparisons undecided at that level that probability with about "
+                             f"{plan.trials} more trials{pace}.")
         if stuck:
             floors = min(c.floor for c in stuck)
             parts.append(f"{len(stuck)} sit below what these test images resolve (nothing under "
